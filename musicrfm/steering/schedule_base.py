@@ -19,6 +19,7 @@ import dataclasses
 import json
 import math
 import numbers
+from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -83,6 +84,13 @@ def as_steps(steps: Any, name: str = "steps") -> np.ndarray:
         if lowest < 0:
             raise ValueError(f"{name}: must be >= 0 (got {lowest:g})")
     return array
+
+
+def as_step(step: Any) -> np.ndarray:
+    """One step (a real number >= 0) as a 1-element float64 array."""
+    if isinstance(step, bool) or not isinstance(step, numbers.Real):
+        raise TypeError(f"step: must be a number (got {type(step).__name__})")
+    return as_steps(step, "step").reshape(1)
 
 
 def schedule_kinds() -> tuple[str, ...]:
@@ -233,7 +241,7 @@ def _encode_fields(obj: Any) -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class Schedule(ScheduleSpec):
+class Schedule(ScheduleSpec, ABC):
     """A scalar schedule: `s(step) -> float`, `s.values(steps) -> array`; `*` and `+` compose."""
 
     # Makes numpy scalars defer to __rmul__/__radd__ instead of building object arrays.
@@ -241,18 +249,16 @@ class Schedule(ScheduleSpec):
 
     def __call__(self, step: float) -> float:
         """The value at decoding step `step` (a frame index >= 0; fractions allowed for plotting)."""
-        if isinstance(step, bool) or not isinstance(step, numbers.Real):
-            raise TypeError(f"step: must be a number (got {type(step).__name__})")
-        array = as_steps(step, "step")
-        return float(self._evaluate(array.reshape(1))[0])
+        return float(self._evaluate(as_step(step))[0])
 
     def values(self, steps: Any) -> np.ndarray:
         """Values at every entry of `steps`, same shape; the one code path behind scalar calls too."""
         array = as_steps(steps)
         return self._evaluate(array.reshape(-1)).reshape(array.shape)
 
+    @abstractmethod
     def _evaluate(self, steps: np.ndarray) -> np.ndarray:
-        raise NotImplementedError(f"{type(self).__name__} must implement _evaluate")
+        """Values at validated, flat `steps`."""
 
     # The composite classes import this module, so the operators look them up lazily.
     def __mul__(self, other: Any) -> Schedule:

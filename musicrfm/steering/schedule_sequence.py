@@ -14,7 +14,6 @@ squares sum to 1. The steering engine gives each concept's term `seq.for_concept
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,6 +24,7 @@ from musicrfm.steering.schedule_base import (
     Schedule,
     ScheduleSpec,
     Timed,
+    as_step,
     as_steps,
     checked_fields,
     choice,
@@ -143,9 +143,7 @@ class ConceptSequence(Timed, ScheduleSpec):
 
     def weights(self, step: float) -> dict[str, float]:
         """Every concept's weight at one step."""
-        if isinstance(step, bool) or not isinstance(step, numbers.Real):
-            raise TypeError(f"step: must be a number (got {type(step).__name__})")
-        array = as_steps(step, "step").reshape(1)
+        array = as_step(step)
         return {concept: float(self._weight(concept, array)[0]) for concept in self.concepts}
 
     def weight_table(self, steps: Any) -> dict[str, np.ndarray]:

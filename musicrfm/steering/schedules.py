@@ -10,17 +10,18 @@ refuses a schedule that names a time past the end of a generation.
 >>> shaped = 0.5 * ramp * Sine(frequency=2.0)
 >>> load_schedule(shaped.to_yaml()) == shaped
 True
->>> ramp.values(np.array([0, 25, 50, 100, 200])).tolist()
+>>> ramp.values([0, 25, 50, 100, 200]).tolist()
 [0.0, 0.25, 0.5, 1.0, 1.0]
 """
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tempfile
 from pathlib import Path
 
-import numpy as np
 import yaml
 
 from musicrfm.steering.schedule_base import (
@@ -52,6 +53,17 @@ __all__ = [
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that also reads 1e-05 and 1.0e5 as floats (YAML 1.1 wants a dot and a signed exponent)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
 def load_schedule(source: str | os.PathLike[str]) -> ScheduleSpec:
     """A schedule from a YAML/JSON file path or from YAML/JSON text, validated.
 
@@ -68,13 +80,20 @@ def load_schedule(source: str | os.PathLike[str]) -> ScheduleSpec:
     else:
         raise TypeError(f"source: must be a path or YAML/JSON text (got {type(source).__name__})")
     try:
-        data = yaml.safe_load(text)
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        data = _parse_yaml(text)
+    return schedule_from_dict(data)
+
+
+def _parse_yaml(text: str) -> object:
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         problem = getattr(error, "problem", None) or "unreadable"
         raise ValueError(f"schedule: not valid YAML or JSON: {problem}{where}") from error
-    return schedule_from_dict(data)
 
 
 def save_schedule(schedule: ScheduleSpec, path: str | os.PathLike[str]) -> Path:
