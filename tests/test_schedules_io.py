@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,6 +219,7 @@ def test_bad_steps_and_arguments_are_refused():
 
 def test_validate_for_refuses_times_past_the_end():
     LinearRamp(start=0.0, end=10.0).validate_for(500)  # ends exactly when the generation does
+    LinearRamp(start=0.0, end=0.1, frame_rate=30.0).validate_for(3)  # 0.1 * 30 rounds above 3
     _raises(ValueError, "linear_ramp.end: 10 seconds is frame 500, past the end of the generation (499 frames)",
             lambda: LinearRamp(start=0.0, end=10.0).validate_for(499))
     _raises(ValueError, "linear_ramp.end: 10 seconds is frame 250",
@@ -233,3 +236,21 @@ def test_validate_for_refuses_times_past_the_end():
     Sine(frequency=3.0).validate_for(1)  # periodic: no time of its own to fall off the end
     _raises(ValueError, "n_steps: must be > 0 (got 0)", lambda: Constant().validate_for(0))
     _raises(TypeError, "n_steps: must be an int (got float)", lambda: Constant().validate_for(10.0))
+
+
+def _kinds_in(data):
+    if isinstance(data, dict):
+        return {data.get("kind")} | set().union(*(_kinds_in(v) for v in data.values()))
+    if isinstance(data, list):
+        return set().union(*(_kinds_in(v) for v in data))
+    return set()
+
+
+def test_every_yaml_example_in_the_schedules_readme_loads():
+    readme = Path(__file__).resolve().parents[1] / "schedules" / "README.md"
+    blocks = re.findall(r"```yaml\n(.*?)```", readme.read_text(), flags=re.S)
+    specs = [load_schedule(block) for block in blocks]
+    kinds = set().union(*(_kinds_in(spec.to_dict()) for spec in specs)) - {None}
+    assert kinds == set(schedule_kinds())
+    for spec in specs:
+        spec.validate_for(1500)  # every example fits a 30 s generation

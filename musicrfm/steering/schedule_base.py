@@ -210,7 +210,8 @@ class ScheduleSpec:
         if n_steps <= 0:
             raise ValueError(f"n_steps: must be > 0 (got {n_steps})")
         for path, label, frames in self._edge_frames():
-            require(frames <= n_steps, self.kind, path,
+            # The slack absorbs seconds * rate rounding (0.1 s * 30 = 3.0000000000000004 frames).
+            require(frames <= n_steps + 1e-9, self.kind, path,
                     f"{label} is frame {frames:g}, past the end of the generation ({n_steps} frames)")
         for path, child in self._children():
             try:
