@@ -48,6 +48,14 @@ def number(owner: str, field: str, value: Any) -> float:
     return result
 
 
+def at_least(owner: str, field: str, value: Any, bound: float = 0.0, *, strict: bool = False) -> float:
+    """`value` as a finite float that is >= `bound` (> `bound` when `strict`)."""
+    result = number(owner, field, value)
+    ok = result > bound if strict else result >= bound
+    require(ok, owner, field, f"must be {'>' if strict else '>='} {bound:g} (got {result})")
+    return result
+
+
 def number_tuple(owner: str, field: str, value: Any) -> tuple[float, ...]:
     """`value` (a list or tuple) as a tuple of finite floats."""
     if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
@@ -186,8 +194,7 @@ class ScheduleSpec:
 
     def with_frame_rate(self, rate: float) -> ScheduleSpec:
         """A copy whose seconds-based times, and those of every nested schedule, use `rate` frames/s."""
-        checked = number("schedule", "frame_rate", rate)
-        require(checked > 0, "schedule", "frame_rate", f"must be > 0 (got {checked})")
+        checked = at_least("schedule", "frame_rate", rate, strict=True)
         changes: dict[str, Any] = {}
         if isinstance(self, Timed):
             changes["frame_rate"] = checked
@@ -289,9 +296,7 @@ class Timed:
     def __post_init__(self) -> None:
         kind = self.kind  # type: ignore[attr-defined]
         choice(kind, "unit", self.unit, UNITS)
-        rate = number(kind, "frame_rate", self.frame_rate)
-        require(rate > 0, kind, "frame_rate", f"must be > 0 (got {rate})")
-        object.__setattr__(self, "frame_rate", rate)
+        object.__setattr__(self, "frame_rate", at_least(kind, "frame_rate", self.frame_rate, strict=True))
 
     def _times(self, steps: np.ndarray) -> np.ndarray:
         """Steps expressed in this schedule's unit."""
@@ -308,7 +313,10 @@ class Timed:
         return ((path, f"{t:g} {self.unit}", self._to_frames(t)) for path, t in self._edges())
 
 
-def set_numbers(obj: Any, *names: str) -> None:
-    """Validate the named fields of frozen `obj` as finite numbers and store them as floats."""
+def set_numbers(obj: Any, *names: str, bound: float | None = None, strict: bool = False) -> None:
+    """Validate the named fields of frozen `obj` as finite numbers (at least `bound`) and store them as floats."""
     for name in names:
-        object.__setattr__(obj, name, number(obj.kind, name, getattr(obj, name)))
+        value = getattr(obj, name)
+        checked = number(obj.kind, name, value) if bound is None else at_least(obj.kind, name, value, bound,
+                                                                                 strict=strict)
+        object.__setattr__(obj, name, checked)

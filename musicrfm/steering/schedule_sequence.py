@@ -24,6 +24,7 @@ from musicrfm.steering.schedule_base import (
     Schedule,
     ScheduleSpec,
     Timed,
+    at_least,
     as_step,
     as_steps,
     checked_fields,
@@ -52,8 +53,7 @@ class Segment:
     def __post_init__(self) -> None:
         require(isinstance(self.concept, str) and bool(self.concept.strip()), "segment", "concept",
                 f"must be a non-empty string (got {self.concept!r})")
-        start = number("segment", "start", self.start)
-        require(start >= 0, "segment", "start", f"must be >= 0 (got {start})")
+        start = at_least("segment", "start", self.start)
         object.__setattr__(self, "start", start)
         if self.end is not None:
             end = number("segment", "end", self.end)
@@ -94,8 +94,7 @@ class ConceptSequence(Timed, ScheduleSpec):
             raise TypeError(f"{self.kind}.segments: must be a list of Segment")
         object.__setattr__(self, "segments", tuple(self.segments))
         require(len(self.segments) >= 1, self.kind, "segments", "needs at least one segment")
-        set_numbers(self, "crossfade")
-        require(self.crossfade >= 0, self.kind, "crossfade", f"must be >= 0 (got {self.crossfade})")
+        set_numbers(self, "crossfade", bound=0.0)
         choice(self.kind, "crossfade_shape", self.crossfade_shape, CROSSFADE_SHAPES)
         for i, (before, after) in enumerate(zip(self.segments, self.segments[1:]), start=1):
             self._check_order(i, before, after)
@@ -125,9 +124,7 @@ class ConceptSequence(Timed, ScheduleSpec):
             if duration is None:
                 end = None
             else:
-                length = number(cls.kind, f"durations[{i}]", duration)
-                require(length > 0, cls.kind, f"durations[{i}]", f"must be > 0 (got {length})")
-                end = time + length
+                end = time + at_least(cls.kind, f"durations[{i}]", duration, strict=True)
             segments.append(Segment(concept, time, end))
             time = end
         return cls(tuple(segments), **options)
