@@ -1,0 +1,184 @@
+"""Inject a SteeringPlan into MusicGen's residual stream with forward hooks, exactly and cheaply.
+
+The step index is read from the model itself: a forward pre-hook on the decoder's positional embedding
+receives the cache length, so the forward at token position `p` is step `frame_offset + p - delay` (the
+frame whose last codebook it completes, clamped at 0). This is exact under KV caching, under transformers
+5.x's repeated first forward and across long-form windows. Per-step coefficients come from a table built
+(and validated) before generation; each forward turns them into one added vector per layer, and the layer
+hooks only add it to the newest position (every position with `steer_prompt=True`).
+
+>>> import torch
+>>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.steering.plan import SteeringPlan, SteeringTerm
+>>> model = tiny_musicgen(seed=0)
+>>> plan = SteeringPlan((SteeringTerm({1: torch.randn(32)}, strength=0.3, target="cond"),))
+>>> with apply_plan(plan, model) as bound:
+...     audio = model.generate(max_new_tokens=8, guidance_scale=3.0, do_sample=True)
+>>> bound.layers
+(1,)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+
+import numpy as np
+import torch
+
+from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan
+from musicrfm.steering.plan import SteeringPlan
+
+WINDOW_SECONDS = 30.0
+
+
+@contextmanager
+def apply_plan(
+    plan: SteeringPlan,
+    model,
+    *,
+    cfg: bool = True,
+    steer_prompt: bool = False,
+    frame_offset: int = 0,
+    max_steps: int | None = None,
+) -> Iterator[BoundPlan]:
+    """Steer `model` (a `MusicgenForConditionalGeneration`) inside the `with` block; yields the BoundPlan.
+
+    Args:
+        cfg: the batch is doubled for classifier-free guidance (`guidance_scale > 1`): rows `[:B]` are
+            conditional, `[B:]` unconditional. Without it every row counts as conditional.
+        steer_prompt: also steer the prompt positions of the first forward, not only the newest one.
+        frame_offset: absolute frame of the window's first frame (long-form continuation).
+        max_steps: steps validated up front (default: 30 s of frames after `frame_offset`).
+
+    Hooks are removed on exit, also on error; nested contexts remove only their own.
+    """
+    if not isinstance(plan, SteeringPlan):
+        raise TypeError(f"plan must be a SteeringPlan, got {type(plan).__name__}")
+    _check_flags(cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset)
+    if not cfg and any(term.target == "uncond" for term in plan.terms):
+        raise ValueError("target 'uncond' needs a CFG-doubled batch (cfg=True, guidance_scale > 1)")
+    decoder = _decoder_of(model)
+    shape = ModelShape.of(model)
+    steps = max_steps if max_steps is not None else round(WINDOW_SECONDS * shape.frame_rate)
+    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    bound = bind_plan(plan, shape, max_steps=frame_offset + steps)
+    injector = _Injector(bound, shape, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
+                         device=next(decoder.parameters()).device)
+    with ExitStack() as stack:
+        handle = decoder.embed_positions.register_forward_pre_hook(injector.on_positions, with_kwargs=True)
+        stack.callback(handle.remove)
+        for slot, layer in enumerate(bound.layers):
+            handle = decoder.layers[layer].register_forward_hook(injector.layer_hook(slot))
+            stack.callback(handle.remove)
+        yield bound
+
+
+class _Injector:
+    """Per-context runtime state: the coefficient table and the vectors added in the current forward."""
+
+    def __init__(self, bound: BoundPlan, shape: ModelShape, *, cfg: bool, steer_prompt: bool,
+                 frame_offset: int, device: torch.device) -> None:
+        self.bound = bound
+        self.delay = shape.delay
+        self.steer_prompt = steer_prompt
+        self.frame_offset = frame_offset
+        self.device = device
+        self.vectors = bound.vectors.to(device)
+        targets = [term.target for term in bound.terms]
+        # Group rows: one group when every term steers both halves, else [cond, uncond] halves.
+        self.split = cfg and any(target != "both" for target in targets)
+        groups = [("both", "cond"), ("both", "uncond")] if self.split else [("both", "cond")]
+        self.masks = {
+            mode: self._mask(groups, [t.mode == mode for t in bound.terms], targets)
+            for mode in ("absolute", "relative")
+        }
+        self.table = np.zeros((0, len(bound.terms)))
+        self.table_t = torch.zeros(0, len(bound.terms), device=device)
+        self.active = np.zeros(0, dtype=bool)
+        self._grow(1)
+        self.added: dict[str, torch.Tensor | None] = {"absolute": None, "relative": None}
+        self.positions = 0
+
+    def _mask(self, groups, in_mode: list[bool], targets: list[str]) -> torch.Tensor | None:
+        if not any(in_mode):
+            return None
+        rows = [[float(m and target in group) for m, target in zip(in_mode, targets)] for group in groups]
+        return torch.tensor(rows, device=self.device)
+
+    def _grow(self, stop: int) -> None:
+        have = self.table.shape[0]
+        if stop <= have:
+            return
+        stop = max(stop, 2 * have, 256)
+        self.table = np.concatenate([self.table, self.bound.coefficients(have, stop)])
+        self.table_t = torch.as_tensor(self.table, dtype=torch.float32, device=self.device)
+        self.active = (self.table != 0).any(axis=1)
+
+    def on_positions(self, module, args, kwargs) -> None:
+        """Pre-hook on `embed_positions(input, cache_length)`: compute this forward's added vectors."""
+        tokens = args[0]
+        cache_length = int(args[1] if len(args) > 1 else kwargs.get("cache_length", 0))
+        rows, length = tokens.shape[0], tokens.shape[-1]
+        first = cache_length if self.steer_prompt else cache_length + length - 1
+        positions = np.arange(first, cache_length + length)
+        steps = np.maximum(self.frame_offset + positions - self.delay, 0)
+        self._grow(int(steps[-1]) + 1)
+        self.positions = len(positions)
+        if not self.active[steps].any():
+            self.added = {"absolute": None, "relative": None}
+            return
+        coefficients = self.table_t[torch.as_tensor(steps, device=self.device)]  # (P, T)
+        self.added = {mode: self._added(coefficients, mask, rows) for mode, mask in self.masks.items()}
+
+    def _added(self, coefficients: torch.Tensor, mask: torch.Tensor | None, rows: int) -> torch.Tensor | None:
+        if mask is None:
+            return None
+        scaled = coefficients[None] * mask[:, None]  # (G, P, T)
+        added = torch.einsum("gpt,tld->lgpd", scaled, self.vectors)
+        if self.split:
+            if rows % 2:
+                raise ValueError(f"CFG-targeted steering needs an even, doubled batch; got {rows} rows")
+            added = added.repeat_interleave(rows // 2, dim=1)
+        return added
+
+    def layer_hook(self, slot: int):
+        """Forward hook for the decoder layer at `bound.layers[slot]`."""
+
+        def hook(module, args, output):
+            if self.added["absolute"] is None and self.added["relative"] is None:
+                return None
+            hidden = output[0] if isinstance(output, tuple) else output
+            steered = self._steer(hidden, slot)
+            return (steered, *output[1:]) if isinstance(output, tuple) else steered
+
+        return hook
+
+    def _steer(self, hidden: torch.Tensor, slot: int) -> torch.Tensor:
+        whole = self.positions == hidden.shape[1]
+        tail = hidden if whole else hidden[:, -self.positions :]
+        delta = torch.zeros((), device=hidden.device)
+        if self.added["absolute"] is not None:
+            delta = self.added["absolute"][slot]
+        if self.added["relative"] is not None:
+            delta = delta + tail.float().norm(dim=-1, keepdim=True) * self.added["relative"][slot]
+        steered = tail + delta.to(hidden.dtype)
+        return steered if whole else torch.cat([hidden[:, : -self.positions], steered], dim=1)
+
+
+def _decoder_of(model):
+    try:
+        decoder = model.decoder.model.decoder
+        decoder.layers, decoder.embed_positions  # noqa: B018 - probe the structure once, up front
+    except AttributeError as error:
+        raise TypeError(f"model must be a MusicgenForConditionalGeneration, got {type(model).__name__}") from error
+    return decoder
+
+
+def _check_flags(*, cfg: object, steer_prompt: object, frame_offset: object) -> None:
+    for field, value in (("cfg", cfg), ("steer_prompt", steer_prompt)):
+        if not isinstance(value, bool):
+            raise TypeError(f"{field} must be a bool, got {type(value).__name__}")
+    if isinstance(frame_offset, bool) or not isinstance(frame_offset, int) or frame_offset < 0:
+        raise ValueError(f"frame_offset must be a non-negative int, got {frame_offset!r}")

@@ -1,0 +1,163 @@
+"""Steering terms and plans: what to add to MusicGen's residual stream, where, when and how strongly.
+
+A `SteeringTerm` is one concept: per-layer directions, a strength, layer weights, a schedule over decoding
+steps, a random gate, the classifier-free-guidance half it acts on and a strength mode. A `SteeringPlan`
+sums several terms per layer. `plan.apply(model)` (see `musicrfm.steering.hooks`) injects it while the
+model generates.
+
+>>> import torch
+>>> from musicrfm.models.tiny import tiny_musicgen
+>>> model = tiny_musicgen(seed=0)
+>>> term = SteeringTerm({0: torch.randn(32), -1: torch.randn(32)}, strength=0.5, gate_p=0.3)
+>>> plan = SteeringPlan((term,))
+>>> with plan.apply(model):
+...     audio = model.generate(max_new_tokens=8, guidance_scale=3.0, do_sample=True)
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import torch
+
+from musicrfm.steering.directions import DirectionSet, as_direction_set
+from musicrfm.steering.weights import LayerWeights, as_layer_weights
+
+Target = Literal["both", "cond", "uncond"]
+Mode = Literal["absolute", "relative"]
+Schedule = Callable[[int], float]
+_TARGETS = ("both", "cond", "uncond")
+_MODES = ("absolute", "relative")
+_FINGERPRINT_KEYS = ("hidden_size", "num_layers")
+
+
+@dataclass(frozen=True)
+class ConstantSchedule:
+    """The schedule a bare number stands for: the same value at every step.
+
+    >>> ConstantSchedule(0.5)(123)
+    0.5
+    """
+
+    value: float
+
+    def __call__(self, step: int) -> float:
+        return self.value
+
+
+@dataclass(frozen=True, eq=False)
+class SteeringTerm:
+    """One concept injected as `strength * w_l * schedule(step) * gate(step) * direction_l` at layer `l`.
+
+    Args:
+        directions: a DirectionSet, `{layer: (d,) tensor}` or an `(n_layers, d)` tensor.
+        strength: scale of the injection; in "relative" mode a fraction of the hidden state's norm.
+        layers: "all", a list of layers, `{layer: weight}` or a LayerWeights rule (top-k, exponential).
+        schedule: a callable `step -> float` (step = frame index) or a number for a constant.
+        gate_p: probability that the term acts at a step; one draw per step shared by its layers.
+        seed: seed of the gate draws (combined with the term's position in its plan).
+        target: classifier-free-guidance rows to steer: "both" (research default), "cond" or "uncond".
+        mode: "absolute" adds the vector as is; "relative" scales it by the steered state's L2 norm.
+        fingerprint: optional `{"hidden_size": d, "num_layers": L}` of the model the probes were fit on.
+        name: label used in error messages.
+    """
+
+    directions: DirectionSet | Mapping[int, torch.Tensor] | torch.Tensor
+    strength: float = 1.0
+    layers: LayerWeights | str | Sequence[int] | Mapping[int, float] = "all"
+    schedule: Schedule | float = 1.0
+    gate_p: float = 1.0
+    seed: int = 0
+    target: Target = "both"
+    mode: Mode = "absolute"
+    fingerprint: Mapping[str, int] | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        set_field = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731
+        set_field("directions", as_direction_set(self.directions))
+        set_field("layers", as_layer_weights(self.layers))
+        set_field("strength", _finite(self.strength, "strength"))
+        set_field("schedule", _schedule(self.schedule))
+        set_field("gate_p", _finite(self.gate_p, "gate_p"))
+        if not 0.0 <= self.gate_p <= 1.0:
+            raise ValueError(f"gate_p must lie in [0, 1], got {self.gate_p}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        if self.target not in _TARGETS:
+            raise ValueError(f"target must be one of {_TARGETS}, got {self.target!r}")
+        if self.mode not in _MODES:
+            raise ValueError(f"mode must be one of {_MODES}, got {self.mode!r}")
+        if not isinstance(self.name, str):
+            raise TypeError(f"name must be a str, got {type(self.name).__name__}")
+        _check_fingerprint(self.fingerprint)
+
+    @property
+    def label(self) -> str:
+        """The name, or a placeholder for error messages."""
+        return self.name or "<unnamed>"
+
+
+@dataclass(frozen=True, eq=False)
+class SteeringPlan:
+    """Several terms applied together; contributions are summed per layer.
+
+    With `orthogonalize`, the directions of the terms acting on one layer are made mutually orthogonal
+    in term order (Gram-Schmidt), each keeping its own norm, so a later concept cannot re-add an earlier one.
+    """
+
+    terms: tuple[SteeringTerm, ...]
+    orthogonalize: bool = False
+
+    def __post_init__(self) -> None:
+        if isinstance(self.terms, SteeringTerm):
+            object.__setattr__(self, "terms", (self.terms,))
+        if not isinstance(self.terms, Sequence) or isinstance(self.terms, str):
+            raise TypeError(f"terms must be a sequence of SteeringTerm, got {type(self.terms).__name__}")
+        object.__setattr__(self, "terms", tuple(self.terms))
+        for i, term in enumerate(self.terms):
+            if not isinstance(term, SteeringTerm):
+                raise TypeError(f"terms[{i}] must be a SteeringTerm, got {type(term).__name__}")
+        if not isinstance(self.orthogonalize, bool):
+            raise TypeError(f"orthogonalize must be a bool, got {type(self.orthogonalize).__name__}")
+
+    def apply(self, model, *, cfg: bool = True, steer_prompt: bool = False, frame_offset: int = 0,
+              max_steps: int | None = None):
+        """Context manager that steers `model` while inside it; see `musicrfm.steering.hooks.apply_plan`."""
+        from musicrfm.steering.hooks import apply_plan
+
+        return apply_plan(self, model, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
+                          max_steps=max_steps)
+
+
+def _finite(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{field} must be a real number, got {type(value).__name__}")
+    if not math.isfinite(value):
+        raise ValueError(f"{field} must be finite, got {value}")
+    return float(value)
+
+
+def _schedule(schedule: object) -> Schedule:
+    if isinstance(schedule, bool):
+        raise TypeError("schedule must be a callable step -> float or a number, got bool")
+    if isinstance(schedule, (int, float)):
+        return ConstantSchedule(_finite(schedule, "schedule"))
+    if not callable(schedule):
+        raise TypeError(f"schedule must be a callable step -> float or a number, got {type(schedule).__name__}")
+    return schedule
+
+
+def _check_fingerprint(fingerprint: object) -> None:
+    if fingerprint is None:
+        return
+    if not isinstance(fingerprint, Mapping):
+        raise TypeError(f"fingerprint must be a mapping, got {type(fingerprint).__name__}")
+    for key, value in fingerprint.items():
+        if key not in _FINGERPRINT_KEYS:
+            raise ValueError(f"fingerprint keys must be among {_FINGERPRINT_KEYS}, got {key!r}")
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(f"fingerprint[{key!r}] must be a positive int, got {value!r}")
