@@ -62,9 +62,10 @@ def apply_metric(V: torch.Tensor, M: torch.Tensor | None) -> torch.Tensor:
 def sq_distances(
     X: torch.Tensor, Z: torch.Tensor, M: torch.Tensor | None = None, *, with_mask: bool = False
 ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
-    """Squared Mahalanobis distances ``||x_i - z_j||_M^2``, shape (n_x, n_z), clamped at zero.
+    """Squared Mahalanobis distances ``||x_i - z_j||_M^2``, shape (n_x, n_z).
 
-    With ``with_mask`` also returns the boolean mask of coincident pairs (see module docstring).
+    Coincident pairs (distance at round-off level, see the module docstring) get exactly 0;
+    ``with_mask`` also returns their boolean mask.
 
     >>> sq_distances(torch.zeros(1, 2), torch.ones(3, 2)).tolist()
     [[2.0, 2.0, 2.0]]
@@ -74,10 +75,11 @@ def sq_distances(
     x2 = (XM * X).sum(-1)
     z2 = (ZM * Z).sum(-1)
     d2 = torch.addmm(x2[:, None] + z2[None, :], XM, Z.T, alpha=-2.0).clamp_(min=0)
-    if not with_mask:
-        return d2
     tol = SELF_RTOL * torch.finfo(X.dtype).eps * (x2[:, None] + z2[None, :])
-    return d2, (d2 <= tol.clamp_(min=SELF_EPS**2))
+    coincident = d2 <= tol.clamp_(min=SELF_EPS**2)
+    # Exact zeros: the Laplace kernel's infinite slope at 0 would turn round-off of ~eps into ~sqrt(eps).
+    d2.masked_fill_(coincident, 0.0)
+    return (d2, coincident) if with_mask else d2
 
 
 def default_batch_size(n_x: int, width: int) -> int:

@@ -1,0 +1,259 @@
+"""The Recursive Feature Machine loop shared by RFMRegressor and RFMClassifier.
+
+One round: solve kernel ridge regression under the current metric M, score it, then set
+``M = (AGOP / max AGOP) ** agop_power`` from the AGOP of the fitted predictor. ``iters`` rounds of
+feature learning give ``iters + 1`` solves (round 0 is the plain kernel machine), as in xrfm. With
+validation data the best round by validation score is kept and, with ``early_stopping``, the loop stops
+once the score is worse than the best by the factor ``early_stop_multiplier``; without it the last
+round is kept.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .kernels import Kernel
+from .metrics import SCORERS
+from .params import ParamsMixin
+from .solve import matrix_power, solve_kernel_system
+from .validation import as_features, check_lengths, check_number, resolve_device, resolve_dtype
+
+__all__ = ["BaseRFM", "RoundState"]
+
+
+@dataclass(frozen=True)
+class RoundState:
+    """What a ``callback`` sees after each round: the predictor of round ``iteration`` and its scores.
+
+    ``M`` is None for the identity metric of round 0; ``agop`` is None after the last round.
+    """
+
+    iteration: int
+    M: torch.Tensor | None
+    coef: torch.Tensor
+    agop: torch.Tensor | None
+    train_score: float
+    val_score: float | None
+
+
+@dataclass
+class _Best:
+    iteration: int = -1
+    score: float = float("nan")
+    coef: torch.Tensor | None = None
+    M: torch.Tensor | None = None
+    agop: torch.Tensor | None = None
+
+
+class BaseRFM(ParamsMixin):
+    """Hyperparameters and the fit loop; subclasses encode targets and define scoring and outputs."""
+
+    _default_scoring = "mse"
+    _allowed_scoring: tuple[str, ...] = ("mse", "r2")
+
+    def __init__(
+        self,
+        kernel: str = "laplace",
+        bandwidth: float = 10.0,
+        exponent: float = 1.0,
+        reg: float = 1e-3,
+        iters: int = 5,
+        diag: bool = False,
+        center_grads: bool = False,
+        agop_power: float = 1.0,
+        normalize_agop: bool = True,
+        metric_jitter: float = 0.0,
+        early_stopping: bool = True,
+        early_stop_multiplier: float = 1.1,
+        scoring: str | None = None,
+        agop_samples: int | None = 20_000,
+        batch_size: int | None = None,
+        dtype: str = "auto",
+        device: str = "auto",
+        random_state: int | None = None,
+        callback: Callable[[RoundState], Any] | None = None,
+    ) -> None:
+        self.kernel = kernel
+        self.bandwidth = bandwidth
+        self.exponent = exponent
+        self.reg = reg
+        self.iters = iters
+        self.diag = diag
+        self.center_grads = center_grads
+        self.agop_power = agop_power
+        self.normalize_agop = normalize_agop
+        self.metric_jitter = metric_jitter
+        self.early_stopping = early_stopping
+        self.early_stop_multiplier = early_stop_multiplier
+        self.scoring = scoring
+        self.agop_samples = agop_samples
+        self.batch_size = batch_size
+        self.dtype = dtype
+        self.device = device
+        self.random_state = random_state
+        self.callback = callback
+
+    # -- subclass hooks -------------------------------------------------------------------------------
+    def _encode_targets(self, y: object, name: str, fitting: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """Return (regression targets (n, c), what the scorer compares predictions against)."""
+        raise NotImplementedError
+
+    def _scores_for(self, raw: torch.Tensor) -> torch.Tensor:
+        """Map raw predictor outputs to what the scorer expects (identity for regression)."""
+        return raw
+
+    # -- fitting -------------------------------------------------------------------------------------
+    def fit(self, X: object, y: object, X_val: object = None, y_val: object = None) -> "BaseRFM":
+        """Fit the RFM on (X, y); optional (X_val, y_val) drive model selection and early stopping."""
+        kernel = self._validated_kernel()
+        scorer, maximize = self._scorer()
+        self.device_ = resolve_device(self.device)
+        self.dtype_ = resolve_dtype(self.dtype, X)
+        Xt = as_features(X, "X", self.dtype_, self.device_)
+        check_lengths(Xt, y, "X and y")
+        Y, y_score = self._encode_targets(y, "y", fitting=True)
+        val = self._validation(X_val, y_val, Xt.shape[1])
+        self.kernel_, self.n_features_in_ = kernel, Xt.shape[1]
+        best = self._run(Xt, Y, y_score, val, scorer, maximize)
+        self.X_fit_, self.coef_, self.best_iter_ = Xt, best.coef, best.iteration
+        self.M_ = self._materialize(best.M, Xt)
+        self.agop_ = best.agop if best.agop is not None else self._agop(Xt, best.coef, best.M)
+        self.feature_importances_ = (self.M_ if self.diag else torch.diagonal(self.M_)).cpu().numpy().copy()
+        return self
+
+    def _validation(self, X_val: object, y_val: object, d: int) -> tuple[torch.Tensor, torch.Tensor] | None:
+        if (X_val is None) != (y_val is None):
+            raise ValueError("X_val and y_val must be given together")
+        if X_val is None:
+            return None
+        Xv = as_features(X_val, "X_val", self.dtype_, self.device_, n_features=d)
+        check_lengths(Xv, y_val, "X_val and y_val")
+        return Xv, self._encode_targets(y_val, "y_val", fitting=False)[1]
+
+    def _run(self, X, Y, y_score, val, scorer, maximize) -> _Best:
+        self.history_ = {"train": [], "val": []} if val is not None else {"train": []}
+        self._agop_rows = self._agop_subset(X.shape[0])
+        best, M = _Best(), None
+        for t in range(self.iters + 1):
+            K = self.kernel_.matrix(X, X, M)
+            coef = solve_kernel_system(K, Y, float(self.reg))
+            train = scorer(y_score, self._scores_for(K @ coef))
+            del K
+            score = train if val is None else scorer(val[1], self._scores_for(self.kernel_.matrix(val[0], X, M) @ coef))
+            self._record(train, None if val is None else score)
+            if val is None or _improves(score, best.score, maximize):
+                best = _Best(t, score, coef, M)
+            stop = val is not None and self.early_stopping and _worse(score, best.score, maximize, self.early_stop_multiplier)
+            agop = None if (stop or t == self.iters) else self._agop(X, coef, M)
+            if best.iteration == t:
+                best.agop = agop
+            self._notify(RoundState(t, M, coef, agop, train, None if val is None else score))
+            if agop is None:
+                break
+            M = self._metric_from_agop(agop)
+        self.n_iter_ = t
+        return best
+
+    def _record(self, train: float, val: float | None) -> None:
+        self.history_["train"].append(train)
+        if val is not None:
+            self.history_["val"].append(val)
+
+    def _notify(self, state: RoundState) -> None:
+        if self.callback is not None:
+            self.callback(state)
+
+    def _agop(self, X: torch.Tensor, coef: torch.Tensor, M: torch.Tensor | None) -> torch.Tensor:
+        Z = X if self._agop_rows is None else X[self._agop_rows]
+        return self.kernel_.agop(
+            X, Z, coef, M, centered=self.center_grads, diag=self.diag, batch_size=self.batch_size
+        )
+
+    def _metric_from_agop(self, agop: torch.Tensor) -> torch.Tensor:
+        if self.normalize_agop:
+            # Scale-free metric: the bandwidth keeps its meaning from one round to the next.
+            agop = agop / agop.abs().max().clamp(min=torch.finfo(agop.dtype).tiny)
+        if self.metric_jitter:
+            agop = agop + (self.metric_jitter if self.diag else self.metric_jitter * torch.eye(
+                agop.shape[0], dtype=agop.dtype, device=agop.device))
+        return matrix_power(agop, float(self.agop_power))
+
+    def _agop_subset(self, n: int) -> torch.Tensor | None:
+        if self.agop_samples is None or n <= self.agop_samples:
+            return None
+        rng = np.random.default_rng(self.random_state)
+        return torch.as_tensor(np.sort(rng.choice(n, size=self.agop_samples, replace=False)), device=self.device_)
+
+    def _materialize(self, M: torch.Tensor | None, X: torch.Tensor) -> torch.Tensor:
+        if M is not None:
+            return M
+        d = X.shape[1]
+        return X.new_ones(d) if self.diag else torch.eye(d, dtype=X.dtype, device=X.device)
+
+    # -- hyperparameter checks (at fit time, per the scikit-learn contract) --------------------------
+    def _validated_kernel(self) -> Kernel:
+        check_number("reg", self.reg, low=0.0)
+        check_number("iters", self.iters, low=0, integer=True)
+        check_number("agop_power", self.agop_power, low=0.0, low_inclusive=False)
+        check_number("metric_jitter", self.metric_jitter, low=0.0)
+        check_number("early_stop_multiplier", self.early_stop_multiplier, low=1.0)
+        if self.agop_samples is not None:
+            check_number("agop_samples", self.agop_samples, low=1, integer=True)
+        if self.batch_size is not None:
+            check_number("batch_size", self.batch_size, low=1, integer=True)
+        if self.callback is not None and not callable(self.callback):
+            raise TypeError(f"callback must be callable or None, got {type(self.callback).__name__}")
+        return Kernel(self.kernel, self.bandwidth, self.exponent)
+
+    def _scorer(self) -> tuple[Callable[[torch.Tensor, torch.Tensor], float], bool]:
+        name = self._default_scoring if self.scoring is None else self.scoring
+        if name not in self._allowed_scoring:
+            raise ValueError(f"scoring must be one of {self._allowed_scoring}, got {name!r}")
+        return SCORERS[name]
+
+    # -- prediction helpers --------------------------------------------------------------------------
+    def _raw(self, X: object) -> torch.Tensor:
+        self._check_fitted()
+        Xt = as_features(X, "X", self.dtype_, self.device_, n_features=self.n_features_in_)
+        return self.raw_predict(Xt)
+
+    def raw_predict(self, Z: torch.Tensor) -> torch.Tensor:
+        """The kernel predictor ``f(Z) = k(Z, X_fit) @ coef``, (n, c), differentiable in Z (torch in, torch out)."""
+        self._check_fitted()
+        return self.kernel_.matrix(Z, self.X_fit_, self.M_) @ self.coef_
+
+    def agop(
+        self, X: object = None, *, centered: bool | None = None, diag: bool = False, per_output: bool = False
+    ) -> torch.Tensor:
+        """Closed-form AGOP of the fitted predictor at the rows of X (default: the training points used for
+        ``agop_``). ``centered`` defaults to ``center_grads``; ``per_output`` keeps one AGOP per output column.
+        """
+        self._check_fitted()
+        Z = self.X_fit_ if X is None else as_features(X, "X", self.dtype_, self.device_, self.n_features_in_)
+        rows = self._agop_rows if X is None else None
+        Z = Z if rows is None else Z[rows]
+        centered = self.center_grads if centered is None else centered
+        return self.kernel_.agop(
+            self.X_fit_, Z, self.coef_, self.M_, centered=centered, diag=diag, per_output=per_output,
+            batch_size=self.batch_size,
+        )
+
+
+def _improves(score: float, best: float, maximize: bool) -> bool:
+    if best != best:  # no best yet
+        return True
+    return score > best if maximize else score < best
+
+
+def _worse(score: float, best: float, maximize: bool, factor: float) -> bool:
+    return score < best / factor if maximize else score > best * factor
+
+
+def as_output(t: torch.Tensor, like: object) -> np.ndarray | torch.Tensor:
+    """Return torch when the caller passed torch, numpy otherwise."""
+    return t if isinstance(like, torch.Tensor) else t.detach().cpu().numpy()

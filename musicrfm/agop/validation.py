@@ -1,0 +1,110 @@
+"""Input checks shared by the AGOP estimators: arrays or tensors in, validated torch tensors out.
+
+Every check raises a one-line ValueError (or TypeError for a wrong Python type) that names the field.
+
+>>> as_features([[1.0, 2.0], [3.0, 4.0]], "X", torch.float64, torch.device("cpu")).shape
+torch.Size([2, 2])
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+import torch
+
+__all__ = [
+    "as_array", "as_features", "as_targets", "check_lengths", "check_number", "resolve_device", "resolve_dtype",
+]
+
+DTYPES = {"float32": torch.float32, "float64": torch.float64}
+
+
+def as_array(values: object, name: str) -> np.ndarray | torch.Tensor:
+    """Numeric tensor or array view of ``values``; rejects None, strings, objects, complex numbers."""
+    if values is None:
+        raise ValueError(f"{name} is None; expected an array of numbers")
+    if isinstance(values, torch.Tensor):
+        if values.is_complex():
+            raise ValueError(f"{name} must hold real numbers, got dtype {values.dtype}")
+        return values.detach()
+    try:
+        arr = np.asarray(values)
+    except (ValueError, TypeError) as err:  # ragged nested lists
+        raise ValueError(f"{name} could not be read as a numeric array: {err}") from None
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    return arr
+
+
+def _to_tensor(arr: np.ndarray | torch.Tensor, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    if isinstance(arr, np.ndarray):
+        arr = torch.from_numpy(np.ascontiguousarray(arr))
+    return arr.to(device=device, dtype=dtype)
+
+
+def _check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
+    if not torch.isfinite(t).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return t
+
+
+def as_features(X: object, name: str, dtype: torch.dtype, device: torch.device, n_features: int | None = None) -> torch.Tensor:
+    """A finite 2-D (n_samples, n_features) tensor with at least one sample and one feature."""
+    arr = as_array(X, name)
+    if arr.ndim != 2:
+        raise ValueError(f"{name} must be 2-D (n_samples, n_features), got shape {tuple(arr.shape)}")
+    n, d = arr.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"{name} must have at least one sample and one feature, got shape {(n, d)}")
+    if n_features is not None and d != n_features:
+        raise ValueError(f"{name} has {d} features but the model was fitted with {n_features}")
+    return _check_finite(_to_tensor(arr, dtype, device), name)
+
+
+def as_targets(y: object, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Finite regression targets as an (n, c) tensor (a 1-D y becomes one column)."""
+    arr = as_array(y, name)
+    if arr.ndim not in (1, 2) or arr.shape[0] == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D or 2-D array, got shape {tuple(arr.shape)}")
+    t = _check_finite(_to_tensor(arr, dtype, device), name)
+    return t[:, None] if t.dim() == 1 else t
+
+
+def check_lengths(X: torch.Tensor, y: object, names: str) -> None:
+    """Raise if X and y disagree on the number of samples."""
+    if not hasattr(y, "__len__"):
+        raise ValueError(f"{names}: the targets must be an array, got {type(y).__name__}")
+    if len(y) != X.shape[0]:
+        raise ValueError(f"{names} have mismatched lengths: {X.shape[0]} samples vs {len(y)} targets")
+
+
+def resolve_device(device: object) -> torch.device:
+    """``"auto"`` picks CUDA when available, else CPU; anything torch.device accepts is passed through."""
+    if isinstance(device, str) and device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return torch.device(device)
+    except (TypeError, RuntimeError) as err:
+        raise ValueError(f"device must be 'auto', 'cpu', 'cuda' or a torch.device, got {device!r}") from err
+
+
+def resolve_dtype(dtype: object, X: object) -> torch.dtype:
+    """``"auto"`` keeps float64 input in float64 and computes everything else in float32."""
+    if dtype == "auto":
+        given = getattr(X, "dtype", None)
+        return torch.float64 if given in (np.float64, torch.float64) else torch.float32
+    if dtype in DTYPES.values():
+        return dtype
+    if dtype in DTYPES:
+        return DTYPES[dtype]
+    raise ValueError(f"dtype must be 'auto', 'float32' or 'float64', got {dtype!r}")
+
+
+def check_number(name: str, value: object, *, low: float, low_inclusive: bool = True, integer: bool = False) -> None:
+    """Hyperparameter check: a real (or integer) number not below ``low``."""
+    kind = numbers.Integral if integer else numbers.Real
+    if isinstance(value, bool) or not isinstance(value, kind):
+        raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
+    if not np.isfinite(value) or value < low or (value == low and not low_inclusive):
+        raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value}")
