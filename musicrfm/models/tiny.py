@@ -16,20 +16,17 @@ from transformers import (
     MusicgenConfig,
     MusicgenDecoderConfig,
     MusicgenForConditionalGeneration,
+    MusicgenMelodyConfig,
+    MusicgenMelodyDecoderConfig,
+    MusicgenMelodyForConditionalGeneration,
     T5Config,
 )
 
 TINY_TEXT_VOCAB = 100
 
 
-def tiny_musicgen_config(
-    *, hidden_size: int = 32, num_layers: int = 2, codebook_size: int = 64, frame_rate_32k: bool = True
-) -> MusicgenConfig:
-    """A MusicgenConfig with a 1-layer T5, a small EnCodec and a `num_layers`-layer decoder.
-
-    With `frame_rate_32k` the codec runs at 32 kHz with a 640-sample hop (50 frames per second), like the
-    released models; otherwise at 16 kHz with a 16-sample hop (fast, for unit tests that ignore audio).
-    """
+def _tiny_parts(hidden_size: int, num_layers: int, codebook_size: int, frame_rate_32k: bool):
+    """Text and codec configs plus the decoder settings shared by the plain and melody tiny models."""
     text = T5Config(
         vocab_size=TINY_TEXT_VOCAB, d_model=16, d_kv=4, d_ff=32, num_layers=1, num_heads=4,
         decoder_start_token_id=0, pad_token_id=0,
@@ -44,28 +41,63 @@ def tiny_musicgen_config(
         target_bandwidths=[40.0],
         num_lstm_layers=1,
     )
-    decoder = MusicgenDecoderConfig(
+    decoder = dict(
         vocab_size=codebook_size,
         hidden_size=hidden_size,
         num_hidden_layers=num_layers,
         num_attention_heads=4,
         ffn_dim=2 * hidden_size,
-        num_codebooks=4,
         max_position_embeddings=2048,
         pad_token_id=codebook_size,
         bos_token_id=codebook_size,
         decoder_start_token_id=codebook_size,
     )
+    return text, codec, decoder
+
+
+def tiny_musicgen_config(
+    *,
+    hidden_size: int = 32,
+    num_layers: int = 2,
+    codebook_size: int = 64,
+    frame_rate_32k: bool = True,
+    audio_channels: int = 1,
+) -> MusicgenConfig:
+    """A MusicgenConfig with a 1-layer T5, a small EnCodec and a `num_layers`-layer decoder.
+
+    With `frame_rate_32k` the codec runs at 32 kHz with a 640-sample hop (50 frames per second), like the
+    released models; otherwise at 16 kHz with a 16-sample hop (fast, for unit tests that ignore audio).
+    `audio_channels=2` gives a stereo model: 8 codebooks, left/right interleaved, like musicgen-stereo.
+    """
+    text, codec, decoder = _tiny_parts(hidden_size, num_layers, codebook_size, frame_rate_32k)
+    decoder = MusicgenDecoderConfig(num_codebooks=4 * audio_channels, audio_channels=audio_channels, **decoder)
     return MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder)
 
 
-def tiny_musicgen(*, seed: int = 0, **config_kwargs) -> MusicgenForConditionalGeneration:
-    """A randomly initialised tiny MusicGen in eval mode, deterministic for a given seed."""
-    config = tiny_musicgen_config(**config_kwargs)
+def tiny_musicgen_melody_config(
+    *, hidden_size: int = 32, num_layers: int = 2, codebook_size: int = 64, frame_rate_32k: bool = True
+) -> MusicgenMelodyConfig:
+    """The melody variant's config: chroma and text are prepended to the decoder input (8 chroma frames)."""
+    text, codec, decoder = _tiny_parts(hidden_size, num_layers, codebook_size, frame_rate_32k)
+    decoder = MusicgenMelodyDecoderConfig(num_codebooks=4, **decoder)
+    return MusicgenMelodyConfig(text_encoder=text, audio_encoder=codec, decoder=decoder, chroma_length=8)
+
+
+def _seeded_model(model_class, config, seed: int):
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
-        model = MusicgenForConditionalGeneration(config)
+        model = model_class(config)
     model.generation_config.pad_token_id = config.decoder.pad_token_id
     model.generation_config.decoder_start_token_id = config.decoder.decoder_start_token_id
     model.generation_config.bos_token_id = config.decoder.bos_token_id
     return model.eval()
+
+
+def tiny_musicgen(*, seed: int = 0, **config_kwargs) -> MusicgenForConditionalGeneration:
+    """A randomly initialised tiny MusicGen in eval mode, deterministic for a given seed."""
+    return _seeded_model(MusicgenForConditionalGeneration, tiny_musicgen_config(**config_kwargs), seed)
+
+
+def tiny_musicgen_melody(*, seed: int = 0, **config_kwargs) -> MusicgenMelodyForConditionalGeneration:
+    """A randomly initialised tiny MusicGen-melody in eval mode, deterministic for a given seed."""
+    return _seeded_model(MusicgenMelodyForConditionalGeneration, tiny_musicgen_melody_config(**config_kwargs), seed)
