@@ -68,14 +68,18 @@ class BoundPlan:
         return np.stack(columns, axis=1)
 
     def _term_coefficients(self, index: int, term: SteeringTerm, start: int, stop: int) -> np.ndarray:
-        values = np.array([_schedule_value(term, step) for step in range(start, stop)], dtype=np.float64)
+        values = _schedule_values(term, start, stop)
         if term.gate_p < 1.0:
             values = values * (_gate_draws(term.seed, index, start, stop) < term.gate_p)
         return term.strength * values
 
 
 def bind_plan(plan: SteeringPlan, shape: ModelShape, *, max_steps: int) -> BoundPlan:
-    """Validate `plan` against `shape` and resolve it; schedules are checked on steps `0..max_steps-1`."""
+    """Validate `plan` against `shape` and resolve it for a generation of `max_steps` frames in all.
+
+    Schedules are evaluated on steps `0..max_steps-1` and, where they can (`validate_for`), checked to
+    name no time past the end.
+    """
     if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     terms = tuple(_with_frame_rate(term, shape.frame_rate) for term in plan.terms)
@@ -87,9 +91,21 @@ def bind_plan(plan: SteeringPlan, shape: ModelShape, *, max_steps: int) -> Bound
             vectors[t, layers.index(layer)] = vector
     if plan.orthogonalize:
         vectors = _orthogonalize(vectors, terms, layers)
+    for term in terms:
+        _check_domain(term, max_steps)
     bound = BoundPlan(terms=terms, layers=layers, vectors=vectors, frame_rate=shape.frame_rate)
     bound.coefficients(0, max_steps)  # raises on a schedule failing inside the steps to be generated
     return bound
+
+
+def _check_domain(term: SteeringTerm, steps: int) -> None:
+    validate = getattr(term.schedule, "validate_for", None)
+    if validate is None:
+        return
+    try:
+        validate(steps)
+    except ValueError as error:
+        raise ValueError(f"term {term.label}: schedule does not fit {steps} steps: {error}") from error
 
 
 def _with_frame_rate(term: SteeringTerm, frame_rate: float) -> SteeringTerm:
@@ -139,14 +155,19 @@ def _check_fingerprint(term: SteeringTerm, shape: ModelShape) -> None:
             )
 
 
-def _schedule_value(term: SteeringTerm, step: int) -> float:
+def _schedule_values(term: SteeringTerm, start: int, stop: int) -> np.ndarray:
+    steps = np.arange(start, stop)
+    vectorised = getattr(term.schedule, "values", None)
     try:
-        value = float(term.schedule(step))
+        raw = vectorised(steps) if callable(vectorised) else [term.schedule(int(step)) for step in steps]
+        values = np.asarray(raw, dtype=np.float64).reshape(len(steps))
     except (ArithmeticError, ValueError, TypeError, IndexError) as error:
-        raise ValueError(f"term {term.label}: schedule failed at step {step}: {error}") from error
-    if not np.isfinite(value):
-        raise ValueError(f"term {term.label}: schedule({step}) = {value} is not finite")
-    return value
+        raise ValueError(f"term {term.label}: schedule failed on steps {start}..{stop - 1}: {error}") from error
+    bad = np.flatnonzero(~np.isfinite(values))
+    if bad.size:
+        step = start + int(bad[0])
+        raise ValueError(f"term {term.label}: schedule({step}) = {values[bad[0]]} is not finite")
+    return values
 
 
 def _gate_draws(seed: int, term_index: int, start: int, stop: int) -> np.ndarray:

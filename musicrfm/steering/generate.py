@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from musicrfm.steering.binding import ModelShape, bind_plan
+from musicrfm.steering.binding import ModelShape
 from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan
 
@@ -81,11 +81,10 @@ def generate(
     text, batch = _text_inputs(model, input_ids, attention_mask, batch_size, cfg)
     codes = _initial_codes(model, prompt_codes, batch)
     total = codes.shape[-1] + frames
-    if plan is not None:
-        bind_plan(plan, shape, max_steps=total)  # refuse a bad plan before any window is generated
     generate_kwargs.setdefault("do_sample", True)
     settings = dict(text, guidance_scale=guidance_scale, **generate_kwargs)
-    steering = None if plan is None else dict(plan=plan, cfg=cfg, steer_prompt=steer_prompt)
+    # max_steps spans the whole piece, so the first window already refuses a plan that fails later on.
+    steering = None if plan is None else dict(plan=plan, cfg=cfg, steer_prompt=steer_prompt, max_steps=total)
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(_check_seed(seed))
@@ -109,7 +108,7 @@ def _windows(model, shape: ModelShape, codes: torch.Tensor, total: int, window: 
         if prompt:
             kwargs["decoder_input_ids"] = codes[:, :, done - prompt :].reshape(-1, prompt)
         hooks = nullcontext() if steering is None else apply_plan(
-            model=model, frame_offset=done - prompt, max_steps=prompt + new, **steering
+            model=model, frame_offset=done - prompt, **steering
         )
         with hooks, _captured_codes(model) as captured:
             audio = model.generate(**kwargs)

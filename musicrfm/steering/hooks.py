@@ -49,7 +49,8 @@ def apply_plan(
             conditional, `[B:]` unconditional. Without it every row counts as conditional.
         steer_prompt: also steer the prompt positions of the first forward, not only the newest one.
         frame_offset: absolute frame of the window's first frame (long-form continuation).
-        max_steps: steps validated up front (default: 30 s of frames after `frame_offset`).
+        max_steps: frames in the whole piece, the range schedules are validated on up front (default:
+            `frame_offset` plus 30 s of frames).
 
     Hooks are removed on exit, also on error; nested contexts remove only their own.
     """
@@ -60,10 +61,8 @@ def apply_plan(
         raise ValueError("target 'uncond' needs a CFG-doubled batch (cfg=True, guidance_scale > 1)")
     decoder = _decoder_of(model)
     shape = ModelShape.of(model)
-    steps = max_steps if max_steps is not None else round(WINDOW_SECONDS * shape.frame_rate)
-    if isinstance(steps, bool) or not isinstance(steps, int) or steps < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
-    bound = bind_plan(plan, shape, max_steps=frame_offset + steps)
+    steps = max_steps if max_steps is not None else frame_offset + round(WINDOW_SECONDS * shape.frame_rate)
+    bound = bind_plan(plan, shape, max_steps=steps)
     injector = _Injector(bound, shape, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
                          device=next(decoder.parameters()).device)
     with ExitStack() as stack:

@@ -24,6 +24,7 @@ from typing import Literal
 import torch
 
 from musicrfm.steering.directions import DirectionSet, as_direction_set
+from musicrfm.steering.schedules import Constant
 from musicrfm.steering.weights import LayerWeights, as_layer_weights
 
 Target = Literal["both", "cond", "uncond"]
@@ -34,20 +35,6 @@ _MODES = ("absolute", "relative")
 _FINGERPRINT_KEYS = ("hidden_size", "num_layers")
 
 
-@dataclass(frozen=True)
-class ConstantSchedule:
-    """The schedule a bare number stands for: the same value at every step.
-
-    >>> ConstantSchedule(0.5)(123)
-    0.5
-    """
-
-    value: float
-
-    def __call__(self, step: int) -> float:
-        return self.value
-
-
 @dataclass(frozen=True, eq=False)
 class SteeringTerm:
     """One concept injected as `strength * w_l * schedule(step) * gate(step) * direction_l` at layer `l`.
@@ -56,7 +43,8 @@ class SteeringTerm:
         directions: a DirectionSet, `{layer: (d,) tensor}` or an `(n_layers, d)` tensor.
         strength: scale of the injection; in "relative" mode a fraction of the hidden state's norm.
         layers: "all", a list of layers, `{layer: weight}` or a LayerWeights rule (top-k, exponential).
-        schedule: a callable `step -> float` (step = frame index) or a number for a constant.
+        schedule: a `musicrfm.steering.schedules` schedule, any callable `step -> float` (step = frame
+            index) or a number for a constant.
         gate_p: probability that the term acts at a step; one draw per step shared by its layers.
         seed: seed of the gate draws (combined with the term's position in its plan).
         target: classifier-free-guidance rows to steer: "both" (research default), "cond" or "uncond".
@@ -145,7 +133,7 @@ def _schedule(schedule: object) -> Schedule:
     if isinstance(schedule, bool):
         raise TypeError("schedule must be a callable step -> float or a number, got bool")
     if isinstance(schedule, (int, float)):
-        return ConstantSchedule(_finite(schedule, "schedule"))
+        return Constant(_finite(schedule, "schedule"))
     if not callable(schedule):
         raise TypeError(f"schedule must be a callable step -> float or a number, got {type(schedule).__name__}")
     return schedule
