@@ -43,6 +43,7 @@ def class_folder(tmp_path):
     _write(root / "a_note" / "two.flac", _tone(440.0, channels=2, sr=44100), sr=44100)
     _write(root / "c_note" / "one.wav", _tone(261.63))
     (root / "c_note" / "notes.txt").write_text("not audio")
+    _write(root / ".ipynb_checkpoints" / "one.wav", _tone(440.0))
     return root
 
 

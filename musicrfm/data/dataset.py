@@ -39,8 +39,8 @@ class ClipMeta:
     """One row of a dataset's metadata table. Fields that do not apply to a concept are None.
 
     `target` is the regression value (BPM for tempo) or, for classification, the class index; `pitches`
-    lists the MIDI pitches (percussion keys for click tracks) played, space-separated, in time order; `path` is the audio file, relative to
-    the dataset folder or manifest, when the clip lives on disk.
+    lists the MIDI pitches (percussion keys for click tracks) played, space-separated, in time order;
+    `path` is the audio file, relative to the dataset folder or manifest, when the clip lives on disk.
     """
 
     clip_id: str
@@ -111,7 +111,9 @@ class ConceptDataset(Sequence[Clip]):
         classes: Sequence[str], task: str = "classification",
     ):
         if len(audio) != len(metadata) or not metadata:
-            raise ValueError(f"audio and metadata must be equally long and non-empty, got {len(audio)} and {len(metadata)}")
+            raise ValueError(
+                f"audio and metadata must be equally long and non-empty, got {len(audio)} and {len(metadata)}"
+            )
         if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         if task not in TASKS:
@@ -139,7 +141,10 @@ class ConceptDataset(Sequence[Clip]):
         return (self[i] for i in range(len(self)))
 
     def __repr__(self) -> str:
-        return f"ConceptDataset(concept={self.concept!r}, task={self.task!r}, clips={len(self)}, classes={len(self.classes)}, sample_rate={self.sample_rate})"
+        return (
+            f"ConceptDataset(concept={self.concept!r}, task={self.task!r}, clips={len(self)}, "
+            f"classes={len(self.classes)}, sample_rate={self.sample_rate})"
+        )
 
     @property
     def audio(self) -> tuple[np.ndarray, ...]:
@@ -201,7 +206,9 @@ class ConceptDataset(Sequence[Clip]):
         return self.subset(parts.train), self.subset(parts.val), self.subset(parts.test)
 
     def _with(self, audio, meta, classes, task) -> ConceptDataset:
-        return ConceptDataset(audio, meta, sample_rate=self.sample_rate, concept=self.concept, classes=classes, task=task)
+        return ConceptDataset(
+            audio, meta, sample_rate=self.sample_rate, concept=self.concept, classes=classes, task=task
+        )
 
     def save(self, out_dir: str | os.PathLike) -> Path:
         """Write audio/NNNNNN.wav (16-bit PCM), metadata.csv and dataset.json to a new folder, atomically."""

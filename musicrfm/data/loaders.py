@@ -76,8 +76,10 @@ def load_folder(
     root = Path(root)
     if not root.is_dir():
         raise ValueError(f"root '{root}' is not a folder")
+    # Hidden folders (.git, .ipynb_checkpoints, ...) are tool clutter, never classes.
     files = sorted(
-        p for p in root.glob("*/*") if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS
+        p for p in root.glob("*/*")
+        if p.is_file() and p.suffix.lower() in AUDIO_EXTENSIONS and not p.parent.name.startswith(".")
     )
     if not files:
         raise ValueError(f"root '{root}' is empty: no {'/'.join(AUDIO_EXTENSIONS)} files in class sub-folders")

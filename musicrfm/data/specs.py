@@ -13,7 +13,7 @@ the same whatever `n_per_class` is.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from itertools import product
 from typing import Any
@@ -27,9 +27,9 @@ from musicrfm.data.theory import (
     INTERVALS,
     PERCUSSION_KITS,
     PITCH_CLASSES,
+    PROGRESSIONS,
     SCALES,
     TIME_SIGNATURES,
-    PROGRESSIONS,
     progression_chords,
 )
 
@@ -75,6 +75,12 @@ class PlannedClip:
     fields: dict[str, Any]
 
 
+Built = tuple[ClipSpec, dict[str, Any]]
+"""A builder's result: the spec and the metadata fields it sets."""
+Grid = Callable[[str, tuple[int, ...]], list[tuple]]
+"""Nuisance combinations of one class: (label, programs) -> [(root, style, program), ...]."""
+
+
 def _velocity(rng: np.random.Generator) -> int:
     return int(rng.integers(80, 111))
 
@@ -93,27 +99,28 @@ def _in_turn(groups: Sequence[Sequence[int]], duration: float, velocity: int) ->
     )
 
 
-def _pitched(program: int, events: tuple[NoteEvent, ...], duration: float, **fields: Any) -> tuple[ClipSpec, dict]:
+def _pitched(program: int, events: tuple[NoteEvent, ...], duration: float, **fields: Any) -> Built:
     fields.update(program=program, instrument=INSTRUMENTS[program])
     return ClipSpec(events, program, False, duration), fields
 
 
-def _notes(label, combo, rng, duration):
+def _notes(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     octave, program = combo
     pitch = 12 * (octave + 1) + PITCH_CLASSES.index(label)
     return _pitched(program, _held([pitch], duration, _velocity(rng)), duration, root=label, octave=octave)
 
 
-def _intervals(label, combo, rng, duration):
+def _intervals(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     root_pc, style, program = combo
     root = 55 + (root_pc - 7) % 12  # G3..F#4 keeps even the octave inside every instrument's range
     low, high = root, root + INTERVALS.index(label) + 1
     groups = {"harmonic": [[low, high]], "ascending": [[low], [high]], "descending": [[high], [low]]}[style]
-    events = _held(groups[0], duration, _velocity(rng)) if style == "harmonic" else _in_turn(groups, duration, _velocity(rng))
+    velocity = _velocity(rng)
+    events = _held(groups[0], duration, velocity) if style == "harmonic" else _in_turn(groups, duration, velocity)
     return _pitched(program, events, duration, root=PITCH_CLASSES[root_pc], style=style)
 
 
-def _scales(label, combo, rng, duration):
+def _scales(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     root_pc, style, program = combo
     pitches = [48 + root_pc + offset for offset in (*SCALES[label], 12)]
     if style == "descending":
@@ -122,7 +129,7 @@ def _scales(label, combo, rng, duration):
     return _pitched(program, events, duration, root=PITCH_CLASSES[root_pc], style=style)
 
 
-def _chords(label, combo, rng, duration):
+def _chords(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     root_pc, inversion, program = combo
     pitches = [48 + root_pc + offset for offset in CHORD_QUALITIES[label]]
     # An inversion lifts the lowest notes by an octave, leaving a chord tone other than the root in the bass.
@@ -131,7 +138,7 @@ def _chords(label, combo, rng, duration):
                     root=PITCH_CLASSES[root_pc], inversion=inversion)
 
 
-def _progressions(label, combo, rng, duration):
+def _progressions(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     key_pc, program = combo
     groups = []
     for offset, quality in progression_chords(label):
@@ -154,7 +161,7 @@ def _clicks(kit: str, levels: Sequence[str], pulse_s: float, offset_s: float, du
     return ClipSpec(tuple(events), 0, True, duration)
 
 
-def _tempo(label, combo, rng, duration):
+def _tempo(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     (kit,) = combo
     lo, hi = (float(x) for x in label.split("-"))
     bpm = round(float(rng.uniform(lo, hi)), 2)
@@ -171,7 +178,7 @@ def bar_accents(time_signature: str) -> tuple[str, ...]:
     return tuple(levels)
 
 
-def _time_signatures(label, combo, rng, duration):
+def _time_signatures(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     (kit,) = combo
     # Quarter pulses sit at 150-240 per minute, eighths at 375-500, so two bars of 12/8 fit in 4 s.
     low, high = (0.25, 0.4) if label.endswith("/4") else (0.12, 0.16)
@@ -181,19 +188,19 @@ def _time_signatures(label, combo, rng, duration):
     return spec, dict(instrument=kit, tempo_bpm=round(60.0 / pulse, 2), time_signature=label, onset_s=offset)
 
 
-def _pitch_grid(*axes):
+def _pitch_grid(*axes: Iterable) -> Grid:
     return lambda label, programs: list(product(*axes, programs))
 
 
-def _chord_grid(label, programs):
+def _chord_grid(label: str, programs: tuple[int, ...]) -> list[tuple]:
     return list(product(range(12), range(len(CHORD_QUALITIES[label])), programs))
 
 
-def _kit_grid(label, programs):
+def _kit_grid(label: str, programs: tuple[int, ...]) -> list[tuple]:
     return [(kit,) for kit in PERCUSSION_KITS]
 
 
-_BUILDERS: dict[str, tuple[Callable, Callable]] = {
+_BUILDERS: dict[str, tuple[Grid, Callable[..., Built]]] = {
     "notes": (_pitch_grid(OCTAVES), _notes),
     "intervals": (_pitch_grid(range(12), STYLES), _intervals),
     "scales": (_pitch_grid(range(12), STYLES[1:]), _scales),

@@ -142,7 +142,9 @@ def resolve_instruments(instruments: Iterable[int | str] | None) -> tuple[int, .
     for item in instruments:
         program = by_name.get(item) if isinstance(item, str) else item
         if isinstance(program, bool) or program not in INSTRUMENTS:
-            raise ValueError(f"instruments: unknown instrument {item!r}; choose from {sorted(by_name)} or their programs")
+            raise ValueError(
+                f"instruments: unknown instrument {item!r}; choose from {sorted(by_name)} or their GM programs"
+            )
         programs.append(int(program))
     if not programs:
         raise ValueError("instruments must not be empty")
