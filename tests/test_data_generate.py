@@ -197,6 +197,7 @@ def test_class_subset_keeps_only_the_chosen_classes():
         (dict(n_per_class=True), ValueError, "n_per_class must be an integer"),
         (dict(seed=-1), ValueError, "seed must be an integer >= 0"),
         (dict(sample_rate=100), ValueError, "sample_rate must be an integer >= 8000"),
+        (dict(sample_rate=192000), ValueError, "sample_rate must be at most 96000"),
         (dict(duration_s=0.1), ValueError, r"duration_s must be a number of seconds in \[0.5, 30\]"),
         (dict(duration_s="2"), ValueError, "duration_s must be a number"),
         (dict(instruments=["kazoo"]), ValueError, "instruments: unknown instrument 'kazoo'"),

@@ -272,6 +272,8 @@ def make_dataset(
     n_per_class = check_int(n_per_class, "n_per_class", 1)
     seed = check_int(seed, "seed", 0)
     sample_rate = check_int(sample_rate, "sample_rate", 8000)
+    if sample_rate > 96000:  # FluidSynth silently clamps higher rates, which would detune every clip
+        raise ValueError(f"sample_rate must be at most 96000, got {sample_rate}")
     duration = _check_duration(duration_s, info.default_duration_s)
     programs = resolve_instruments(instruments)
     if isinstance(classes, str):

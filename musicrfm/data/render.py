@@ -100,9 +100,10 @@ class _FluidSynth:
         self.sample_rate = sample_rate
 
     def _samples(self, n: int) -> np.ndarray:
+        """The next n samples, down-mixed to mono (GM drum kits pan their instruments)."""
         buf = np.zeros(2 * n, dtype=np.float32)
         self._write(self._synth.synth, n, buf.ctypes.data, 0, 2, buf.ctypes.data, 1, 2)
-        return buf[::2]
+        return buf.reshape(n, 2).mean(axis=1)
 
     def render(self, spec: ClipSpec) -> np.ndarray:
         synth, sr = self._synth, self.sample_rate
