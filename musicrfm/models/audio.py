@@ -33,10 +33,11 @@ from musicrfm.models.backend import MusicGen
 FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
 
-def _check_rate(sample_rate: object, field: str = "sample_rate") -> int:
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
-        raise ValueError(f"{field} must be a positive integer, got {sample_rate!r}")
-    return int(sample_rate)
+def check_positive_int(value: object, field: str) -> int:
+    """Return `value` as an int, or raise a one-line ValueError naming `field`."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
+        raise ValueError(f"{field} must be a positive integer, got {value!r}")
+    return int(value)
 
 
 def as_clip(audio: object, field: str = "audio") -> np.ndarray:
@@ -59,7 +60,7 @@ def as_clip(audio: object, field: str = "audio") -> np.ndarray:
 def resample(audio: np.ndarray, orig_sr: int, target_sr: int) -> np.ndarray:
     """Resample a (channels, samples) clip with soxr's high-quality filter; a no-op at equal rates."""
     clip = as_clip(audio)
-    orig_sr, target_sr = _check_rate(orig_sr, "orig_sr"), _check_rate(target_sr, "target_sr")
+    orig_sr, target_sr = check_positive_int(orig_sr, "orig_sr"), check_positive_int(target_sr, "target_sr")
     if orig_sr == target_sr:
         return clip
     return np.ascontiguousarray(soxr.resample(clip.T, orig_sr, target_sr, quality="HQ").T, dtype=np.float32)
@@ -103,7 +104,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
     if fmt is None:
         raise ValueError(f"path must end in one of {sorted(FORMATS)}, got '{path.name}'")
     clip = as_clip(audio)
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
     if not sf.check_format(fmt, subtype):
         raise ValueError(f"subtype {subtype!r} is not valid for {fmt}")
     if subtype.startswith("PCM"):
@@ -121,8 +122,7 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
 
 def _batches_by_length(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
     """Indices grouped by equal length, at most `batch_size` per group, so nothing needs padding."""
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
     groups: dict[int, list[int]] = defaultdict(list)
     for i, n in enumerate(lengths):
         groups[n].append(i)
@@ -159,7 +159,7 @@ def encode_audio(mg: MusicGen, audio: object, sample_rate: int, *, batch_size: i
     Clips are resampled to the model's rate and converted to its channel count; clips of equal length are
     encoded together (EnCodec's convolutions are not causal, so zero-padding would change the codes).
     """
-    sample_rate = _check_rate(sample_rate)
+    sample_rate = check_positive_int(sample_rate, "sample_rate")
     clips = [convert_channels(resample(as_clip(c, f"audio[{i}]"), sample_rate, mg.sample_rate), mg.audio_channels)
              for i, c in enumerate(_as_clip_list(audio))]
     out: list[torch.Tensor | None] = [None] * len(clips)

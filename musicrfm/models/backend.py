@@ -110,29 +110,12 @@ class MusicGen:
     def layers(self) -> torch.nn.ModuleList:
         return self.model.decoder.model.decoder.layers
 
-    @property
-    def num_layers(self) -> int:
-        return self.fingerprint["num_layers"]
-
-    @property
-    def hidden_size(self) -> int:
-        return self.fingerprint["hidden_size"]
-
-    @property
-    def num_codebooks(self) -> int:
-        return self.fingerprint["num_codebooks"]
-
-    @property
-    def audio_channels(self) -> int:
-        return self.fingerprint["audio_channels"]
-
-    @property
-    def sample_rate(self) -> int:
-        return self.fingerprint["sample_rate"]
-
-    @property
-    def frame_rate(self) -> int:
-        return self.fingerprint["frame_rate"]
+    num_layers = property(lambda self: self.fingerprint["num_layers"], doc="Decoder blocks.")
+    hidden_size = property(lambda self: self.fingerprint["hidden_size"], doc="Residual-stream width d.")
+    num_codebooks = property(lambda self: self.fingerprint["num_codebooks"], doc="Codebooks K (both channels).")
+    audio_channels = property(lambda self: self.fingerprint["audio_channels"], doc="1 mono, 2 stereo.")
+    sample_rate = property(lambda self: self.fingerprint["sample_rate"], doc="Codec sample rate in Hz.")
+    frame_rate = property(lambda self: self.fingerprint["frame_rate"], doc="Codec frames per second.")
 
     @property
     def pad_token_id(self) -> int:

@@ -29,7 +29,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from musicrfm.models.audio import check_codes
+from musicrfm.models.audio import check_codes, check_positive_int
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.store import ArrayWriter, load_array
 from musicrfm.models.text import check_texts
@@ -150,8 +150,7 @@ def _check_options(pooling: str, storage_dtype: str, batch_size: int) -> None:
         raise ValueError(f"pooling must be one of {POOLINGS}, got {pooling!r}")
     if storage_dtype not in STORAGE_DTYPES:
         raise ValueError(f"storage_dtype must be one of {STORAGE_DTYPES}, got {storage_dtype!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    check_positive_int(batch_size, "batch_size")
 
 
 def _check_texts(texts: Sequence[str] | None, n_clips: int) -> list[str] | None:
