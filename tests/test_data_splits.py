@@ -73,6 +73,8 @@ def test_dataset_split_subset_and_one_vs_rest():
     assert sorted(Counter(train.labels).values()) == [7, 7, 8]
     assert all(set(Counter(part.labels).values()) <= {1, 2} for part in (val, test))
     assert not {m.clip_id for m in train.metadata} & {m.clip_id for m in val.metadata + test.metadata}
+    assert ds.audio_fingerprint() == ds.binary("major").audio_fingerprint() == ds.subset(range(30)).audio_fingerprint()
+    assert ds.subset([1, 0]).audio_fingerprint() != ds.subset([0, 1]).audio_fingerprint()
     picked = ds.subset([5, 0])
     assert [m.clip_id for m in picked.metadata] == [ds.metadata[5].clip_id, ds.metadata[0].clip_id]
     assert picked.classes == ds.classes and np.array_equal(picked[0].audio, ds[5].audio)
@@ -142,6 +144,10 @@ def test_pitch_estimators_find_fundamentals_not_harmonics():
         pitch_class_profile(np.zeros((2, 10)), SR)
     with pytest.raises(ValueError, match="sample_rate must be a positive integer"):
         pitch_salience(np.zeros(10), 0)
+    with pytest.raises(ValueError, match="lowest and highest must satisfy"):
+        pitch_class_profile(triad, SR, lowest=90, highest=30)
+    with pytest.raises(ValueError, match="hop_s must be > 0"):
+        onset_times(triad, SR, hop_s=0.0)
 
 
 def test_onsets_and_tempo_of_a_synthetic_click_track():

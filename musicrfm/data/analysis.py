@@ -53,7 +53,10 @@ def pitch_salience(audio: np.ndarray, sample_rate: int) -> np.ndarray:
 
 
 def pitch_class_profile(audio: np.ndarray, sample_rate: int, *, lowest: int = 24, highest: int = 108) -> np.ndarray:
-    """Pitch salience folded onto the 12 pitch classes (C = 0), summing to 1."""
+    """Pitch salience of MIDI pitches lowest..highest folded onto the 12 pitch classes (C = 0), summing
+    to 1 (all zeros for silence)."""
+    if not 0 <= lowest <= highest <= 127:
+        raise ValueError(f"lowest and highest must satisfy 0 <= lowest <= highest <= 127, got {lowest}, {highest}")
     salience = pitch_salience(audio, sample_rate)
     profile = np.zeros(12)
     np.add.at(profile, np.arange(lowest, highest + 1) % 12, salience[lowest : highest + 1])
@@ -65,6 +68,8 @@ def onset_times(audio: np.ndarray, sample_rate: int, *, hop_s: float = 0.005, mi
     """Times (s) where the frame log energy rises above its minimum over the previous 30 ms by more than
     a fifth of the clip's largest such rise; onsets closer than `min_gap_s` merge into the first."""
     audio = _check_audio(audio, sample_rate)
+    if not hop_s > 0 or not min_gap_s >= 0:
+        raise ValueError(f"hop_s must be > 0 and min_gap_s >= 0, got {hop_s!r} and {min_gap_s!r}")
     hop = max(1, round(hop_s * sample_rate))
     frames = audio[: audio.size // hop * hop].reshape(-1, hop)
     energy = np.log10(_SILENCE + (frames**2).mean(axis=1))

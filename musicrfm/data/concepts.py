@@ -51,6 +51,8 @@ def tempo_bin(bpm: float) -> str:
     # The top edge belongs to the last bin so the whole closed range maps somewhere.
     return _TEMPO_BINS[min(int((bpm - lo) // TEMPO_BIN_WIDTH), len(_TEMPO_BINS) - 1)]
 
+# SynTheory label columns: those of notes, intervals, scales and chords are from the dataset card; the
+# tempo, time-signature and progression ones are unverified guesses (load_syntheory takes label_column).
 CONCEPTS: dict[str, Concept] = {
     c.name: c
     for c in (

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 from collections import Counter
@@ -40,7 +41,8 @@ class ClipMeta:
 
     `target` is the regression value (BPM for tempo) or, for classification, the class index; `pitches`
     lists the MIDI pitches (percussion keys for click tracks) played, space-separated, in time order;
-    `path` is the audio file, relative to the dataset folder or manifest, when the clip lives on disk.
+    `path` is the audio file, relative to the dataset folder or manifest, when the clip lives on disk;
+    `tempo_bpm` counts clicks per minute (beats for tempo, counted pulses for time signatures).
     """
 
     clip_id: str
@@ -175,6 +177,15 @@ class ConceptDataset(Sequence[Clip]):
             "class_counts": self.class_counts(), "sample_rate": self.sample_rate,
             "duration_s": [round(min(durations), 4), round(max(durations), 4)],
         }
+
+    def audio_fingerprint(self) -> str:
+        """SHA-256 of the sample rate and every clip's samples, in order: a cache key for anything computed
+        from the audio alone (model activations), whatever the labels or metadata say."""
+        digest = hashlib.sha256(f"{self.sample_rate}:{len(self)}".encode())
+        for audio in self._audio:
+            digest.update(audio.size.to_bytes(8, "little"))
+            digest.update(audio.tobytes())
+        return digest.hexdigest()
 
     def subset(self, indices: Iterable[int]) -> ConceptDataset:
         """The clips at `indices`, in that order, with the same classes."""

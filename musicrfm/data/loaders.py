@@ -175,5 +175,5 @@ def load_syntheory(
         stream = stream.cast_column("audio", datasets.Audio(decode=False))
         return syntheory_dataset(islice(stream, max_rows), concept=concept, label_column=label_column or column,
                                  n_per_class=n_per_class, sample_rate=sample_rate)
-    except (OSError, ConnectionError) as exc:
+    except OSError as exc:  # network failures and a missing hub dataset are OSErrors in `datasets`
         raise RuntimeError(f"could not stream {SYNTHEORY_REPO} ({config}) from the Hugging Face Hub: {exc}") from exc
