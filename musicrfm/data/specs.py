@@ -112,7 +112,7 @@ def _notes(label: str, combo: tuple, rng: np.random.Generator, duration: float) 
 
 def _intervals(label: str, combo: tuple, rng: np.random.Generator, duration: float) -> Built:
     root_pc, style, program = combo
-    root = 55 + (root_pc - 7) % 12  # G3..F#4 keeps even the octave inside every instrument's range
+    root = 55 + (root_pc - 7) % 12  # roots G3..F#4 keep both notes, even an octave apart, in a mid register
     low, high = root, root + INTERVALS.index(label) + 1
     groups = {"harmonic": [[low, high]], "ascending": [[low], [high]], "descending": [[high], [low]]}[style]
     velocity = _velocity(rng)
