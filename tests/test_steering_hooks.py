@@ -13,7 +13,11 @@ D, K, DELAY = 32, 4, 3
 
 @pytest.fixture(scope="module")
 def model():
-    return tiny_musicgen(seed=0)
+    # Tiny matrices: one thread avoids OpenMP oversubscription on shared CPUs (20x slower there).
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield tiny_musicgen(seed=0)
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
