@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from musicrfm.models import MusicGen
 from musicrfm.models.tiny import tiny_musicgen
 from musicrfm.steering.generate import generate
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
@@ -105,8 +106,11 @@ def test_prompt_codes_are_continued(model):
     assert torch.equal(continued.codes[..., :10], head.codes)
 
 
-def test_unconditional_generation_with_guidance(model):
-    out = generate(model, _plan(strength=0.5, target="cond"), duration_s=0.2, seed=0)
+def test_unconditional_generation_through_the_backend_wrapper(model):
+    wrapped = MusicGen.from_model(model)
+    plan = SteeringPlan((SteeringTerm({0: _direction()}, strength=0.5, target="cond",
+                                      fingerprint=wrapped.fingerprint),))
+    out = generate(wrapped, plan, duration_s=0.2, seed=0)
     assert out.codes.shape == (1, 4, 10) and torch.isfinite(out.audio).all()
 
 

@@ -75,8 +75,8 @@ def test_term_refuses_bad_fields():
         SteeringTerm(vectors, mode="percent")
     with pytest.raises(TypeError, match="schedule"):
         SteeringTerm(vectors, schedule="ramp")
-    with pytest.raises(ValueError, match="fingerprint keys"):
-        SteeringTerm(vectors, fingerprint={"layers": 4})
+    with pytest.raises(ValueError, match="must be a number or a string"):
+        SteeringTerm(vectors, fingerprint={"num_layers": [4]})
 
 
 @pytest.mark.parametrize(
@@ -85,6 +85,7 @@ def test_term_refuses_bad_fields():
         (SteeringTerm({7: torch.ones(8)}, name="far"), "term far: layer 7 does not exist"),
         (SteeringTerm({0: torch.ones(5)}, name="thin"), "width 5, the model's hidden size is 8"),
         (SteeringTerm(_vectors(), fingerprint={"num_layers": 24}, name="fp"), "num_layers=24, this model has 4"),
+        (SteeringTerm(_vectors(), fingerprint={"layers": 4}, name="fk"), "'layers' is not a model fact"),
         (SteeringTerm({1: torch.ones(8), -3: torch.ones(8)}, name="dup"), "same decoder layer"),
         (SteeringTerm(_vectors(), schedule=LinearRamp(0.0, 4.0), name="ramp"), "past the end"),
         (SteeringTerm(_vectors(), schedule=lambda s: math.nan if s > 60 else 1.0, name="nan"), r"schedule\(61\)"),

@@ -14,11 +14,13 @@ non-finite value inside the steps about to be generated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
 
+from musicrfm.models.backend import MusicGen
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 
 GATE_CHUNK = 4096
@@ -29,23 +31,26 @@ class ModelShape:
     """What a plan needs to know about a MusicGen decoder.
 
     `delay` is the codebook delay: the forward at token position `p` completes frame `p - delay`.
+    `facts` is the model's full `MusicGen.fingerprint`, which term fingerprints are checked against.
     """
 
     num_layers: int
     hidden_size: int
     frame_rate: float
     delay: int
+    facts: Mapping[str, object] = field(default_factory=dict)
 
     @classmethod
     def of(cls, model) -> ModelShape:
         """Read the shape of a `MusicgenForConditionalGeneration`."""
-        decoder_config = model.config.decoder
-        channels = 2 if getattr(decoder_config, "audio_channels", 1) == 2 else 1
+        facts = MusicGen.from_model(model).fingerprint
+        channels = 2 if facts["audio_channels"] == 2 else 1
         return cls(
-            num_layers=decoder_config.num_hidden_layers,
-            hidden_size=decoder_config.hidden_size,
-            frame_rate=float(model.config.audio_encoder.frame_rate),
-            delay=decoder_config.num_codebooks // channels - 1,
+            num_layers=facts["num_layers"],
+            hidden_size=facts["hidden_size"],
+            frame_rate=float(facts["frame_rate"]),
+            delay=facts["num_codebooks"] // channels - 1,
+            facts=facts,
         )
 
 
@@ -72,6 +77,11 @@ class BoundPlan:
         if term.gate_p < 1.0:
             values = values * (_gate_draws(term.seed, index, start, stop) < term.gate_p)
         return term.strength * values
+
+
+def unwrap_model(model):
+    """The transformers model inside a `musicrfm.models.MusicGen`, or `model` itself."""
+    return model.model if isinstance(model, MusicGen) else model
 
 
 def bind_plan(plan: SteeringPlan, shape: ModelShape, *, max_steps: int) -> BoundPlan:
@@ -147,8 +157,11 @@ def _layer_index(term: SteeringTerm, layer: int, num_layers: int) -> int:
 
 
 def _check_fingerprint(term: SteeringTerm, shape: ModelShape) -> None:
+    known = {"num_layers": shape.num_layers, "hidden_size": shape.hidden_size, **shape.facts}
     for key, value in (term.fingerprint or {}).items():
-        actual = getattr(shape, key)
+        if key not in known:
+            raise ValueError(f"term {term.label}: fingerprint key {key!r} is not a model fact ({sorted(known)})")
+        actual = known[key]
         if value != actual:
             raise ValueError(
                 f"term {term.label}: probes were made for a model with {key}={value}, this model has {actual}"

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import torch
 
-from musicrfm.steering.binding import ModelShape
+from musicrfm.steering.binding import ModelShape, unwrap_model
 from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan
 
@@ -65,6 +65,8 @@ def generate(
 ) -> Generation:
     """Generate `duration_s` seconds (or `max_new_tokens` tokens) of music, steered by `plan` if given.
 
+    `model` is a `MusicgenForConditionalGeneration` or a `musicrfm.models.MusicGen`.
+
     Args:
         input_ids, attention_mask: tokenised text prompts; None generates unconditionally (`batch_size`).
         prompt_codes: optional `(B, codebooks, frames)` codes to continue; they start the returned piece.
@@ -74,6 +76,7 @@ def generate(
         steer_prompt: also steer the prompt positions of each window's first forward.
         generate_kwargs: passed to `model.generate` (e.g. `top_k`, `temperature`); sampling is on by default.
     """
+    model = unwrap_model(model)
     shape = ModelShape.of(model)
     frames = _frame_count(shape, duration_s, max_new_tokens)
     window, context = _window_frames(shape, window_s, context_s)

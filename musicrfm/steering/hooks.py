@@ -26,7 +26,7 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 import torch
 
-from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan
+from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan, unwrap_model
 from musicrfm.steering.plan import SteeringPlan
 
 WINDOW_SECONDS = 30.0
@@ -42,7 +42,7 @@ def apply_plan(
     frame_offset: int = 0,
     max_steps: int | None = None,
 ) -> Iterator[BoundPlan]:
-    """Steer `model` (a `MusicgenForConditionalGeneration`) inside the `with` block; yields the BoundPlan.
+    """Steer `model` (a `MusicgenForConditionalGeneration` or `musicrfm.models.MusicGen`) inside the `with` block; yields the BoundPlan.
 
     Args:
         cfg: the batch is doubled for classifier-free guidance (`guidance_scale > 1`): rows `[:B]` are
@@ -59,6 +59,7 @@ def apply_plan(
     _check_flags(cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset)
     if not cfg and any(term.target == "uncond" for term in plan.terms):
         raise ValueError("target 'uncond' needs a CFG-doubled batch (cfg=True, guidance_scale > 1)")
+    model = unwrap_model(model)
     decoder = _decoder_of(model)
     shape = ModelShape.of(model)
     steps = max_steps if max_steps is not None else frame_offset + round(WINDOW_SECONDS * shape.frame_rate)
