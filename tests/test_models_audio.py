@@ -103,6 +103,8 @@ def test_bad_audio_inputs(tmp_path):
         write_audio(tmp_path / "a.mp3", np.zeros(10, dtype=np.float32), 16000)
     with pytest.raises(ValueError, match="does not exist"):
         read_audio(tmp_path / "missing.wav")
+    with pytest.raises(ValueError, match="for the audio file does not exist"):
+        write_audio(tmp_path / "no" / "a.wav", np.zeros(10, dtype=np.float32), 16000)
     (tmp_path / "junk.wav").write_bytes(b"not audio")
     with pytest.raises(ValueError, match="cannot be read"):
         read_audio(tmp_path / "junk.wav")

@@ -79,7 +79,10 @@ def convert_channels(audio: np.ndarray, channels: int) -> np.ndarray:
 def read_audio(
     path: str | os.PathLike, *, sample_rate: int | None = None, channels: int | None = None
 ) -> tuple[np.ndarray, int]:
-    """Read a WAV/FLAC file as float32 (channels, samples), optionally resampled and re-channelled."""
+    """Read a WAV/FLAC file as float32 (channels, samples), optionally resampled and re-channelled.
+
+    Files with more than two channels are down-mixed to mono.
+    """
     path = Path(path)
     if not path.is_file():
         raise ValueError(f"audio file '{path}' does not exist")
@@ -103,6 +106,8 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
         raise ValueError(f"path must end in one of {sorted(FORMATS)}, got '{path.name}'")
+    if not path.parent.is_dir():
+        raise ValueError(f"folder '{path.parent}' for the audio file does not exist")
     clip = as_clip(audio)
     sample_rate = check_positive_int(sample_rate, "sample_rate")
     if not sf.check_format(fmt, subtype):

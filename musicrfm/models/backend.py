@@ -80,8 +80,8 @@ class MusicGen:
     them and steering writes to them.
     """
 
-    model: MusicgenForConditionalGeneration | MusicgenMelodyForConditionalGeneration
-    tokenizer: TextEncoder
+    model: MusicgenForConditionalGeneration | MusicgenMelodyForConditionalGeneration = field(repr=False)
+    tokenizer: TextEncoder = field(repr=False)
     device: torch.device
     dtype: torch.dtype
     name: str = "in-memory"
