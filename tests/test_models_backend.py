@@ -10,7 +10,6 @@ import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
 from transformers import MusicgenForConditionalGeneration, PreTrainedTokenizerFast, T5Config
 
-from musicrfm.models import backend
 from musicrfm.models.backend import MusicGen, load_musicgen, resolve_device, resolve_dtype
 from musicrfm.models.text import HashingTokenizer, PretrainedTokenizer
 from musicrfm.models.tiny import tiny_musicgen, tiny_musicgen_config, tiny_musicgen_melody
@@ -165,6 +164,7 @@ def test_hashing_tokenizer_is_deterministic_and_validated():
         HashingTokenizer(vocab_size=2)
 
 
-def test_hub_pattern_module_constant():
-    assert backend._HUB_ID.match("facebook/musicgen-small")
-    assert not backend._HUB_ID.match("a/b/c")
+def test_paths_that_cannot_be_hub_ids_are_missing_folders():
+    for text in ("a/b/c", "models\\small", "~/musicgen"):
+        with pytest.raises(ValueError, match="does not exist"):
+            load_musicgen(text, local_files_only=True)

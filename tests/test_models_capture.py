@@ -217,3 +217,14 @@ def test_training_mode_is_refused(clips):
     model = tiny_musicgen(seed=0, frame_rate_32k=False).train()
     with pytest.raises(ValueError, match="training mode"):
         capture_hidden_states(MusicGen.from_model(model), clips)
+
+
+def test_stereo_capture_uses_the_paired_delay():
+    stereo = MusicGen.from_model(tiny_musicgen(seed=0, audio_channels=2, frame_rate_32k=False))
+    clip = torch.randint(0, 64, (8, 9))
+    got = capture_hidden_states(stereo, [clip], layers=[0])
+    inputs = delay_codes(clip[None], PAD, audio_channels=2)
+    assert inputs.shape == (1, 8, 13)
+    with torch.no_grad():
+        out = stereo.model.decoder(input_ids=inputs.reshape(8, -1), output_hidden_states=True, use_cache=False)
+    np.testing.assert_allclose(got[0, 0], out.hidden_states[1][0, 1:].mean(0).numpy(), rtol=1e-4, atol=1e-5)
