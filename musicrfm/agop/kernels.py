@@ -145,10 +145,14 @@ class Kernel:
     ) -> torch.Tensor:
         """Gradients before the final multiplication by M: ``sum_i a_ic w_ij (z_j - x_i)``, (n_z, c, d)."""
         W = self._weights(X, Z, M)
-        S = W.T @ coef  # (n_z, c)
-        out = Z[:, None, :] * S[:, :, None]
-        for c in range(coef.shape[1]):
-            out[:, c, :] -= W.T @ (coef[:, c : c + 1] * X)
+        (n, c), d = coef.shape, X.shape[1]
+        out = Z[:, None, :] * (W.T @ coef)[:, :, None]
+        # sum_i w_ij a_ic x_i for several outputs at once is one GEMM against rows a_i (x) x_i; outputs are
+        # taken in chunks so that the (n, chunk * d) operand stays bounded.
+        step = max(1, BLOCK_ELEMENTS // (n * d))
+        for c0 in range(0, c, step):
+            block = (coef[:, c0 : c0 + step, None] * X[:, None, :]).reshape(n, -1)
+            out[:, c0 : c0 + step, :] -= (W.T @ block).reshape(Z.shape[0], -1, d)
         return out
 
     def gradients(
