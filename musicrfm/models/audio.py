@@ -151,7 +151,11 @@ def _encode_mono(mg: MusicGen, wave: torch.Tensor) -> torch.Tensor:
     exactly the codes of the K-level encoding the decoder was trained on.
     """
     needed = mg.num_codebooks // mg.audio_channels
-    codes = mg.model.audio_encoder.encode(wave).audio_codes[0]
+    codec = mg.model.audio_encoder
+    # The lowest bandwidth that still yields `needed` levels spares the quantizers nobody reads.
+    enough = [b for b in codec.config.target_bandwidths
+              if codec.quantizer.get_num_quantizers_for_bandwidth(b) >= needed]
+    codes = codec.encode(wave, bandwidth=min(enough, default=None)).audio_codes[0]
     if codes.shape[1] < needed:
         raise ValueError(f"the codec yields {codes.shape[1]} codebooks but the decoder needs {needed}")
     return codes[:, :needed]

@@ -10,6 +10,8 @@ four codebooks and the delay pattern) at a size that builds and generates in mil
 
 from __future__ import annotations
 
+import math
+
 import torch
 from transformers import (
     EncodecConfig,
@@ -38,7 +40,9 @@ def _tiny_parts(hidden_size: int, num_layers: int, codebook_size: int, frame_rat
         num_residual_layers=1,
         upsampling_ratios=[8, 5, 4, 4] if frame_rate_32k else [4, 4],
         codebook_size=codebook_size,
-        target_bandwidths=[40.0],
+        # The first bandwidth gives exactly the decoder's 4 codebooks (cheap to encode); the last one sets
+        # the number of quantizer layers, kept as it was so seeded weights do not change.
+        target_bandwidths=[4 * math.log2(codebook_size) * (50 if frame_rate_32k else 1000) / 1000, 40.0],
         num_lstm_layers=1,
     )
     decoder = dict(
