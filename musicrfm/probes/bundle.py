@@ -1,0 +1,168 @@
+"""Probe bundles on disk: a folder holding `directions.safetensors` (tensors) and `probe.json` (metadata).
+
+Saving builds the bundle in a temporary sibling folder and renames it into place, so a folder at the
+target path is always a complete bundle (an existing bundle is replaced only once the new one is whole).
+Loading parses JSON and safetensors only, never pickle, and refuses anything inconsistent: an unknown
+schema version, a tensor file whose checksum, names, shapes or dtypes differ from what probe.json records,
+non-finite values, or metadata that does not make a valid ConceptProbe.
+
+>>> import tempfile, torch
+>>> from musicrfm.probes.probe import ConceptProbe
+>>> probe = ConceptProbe(concept="tempo", task="regression", classes=(), target=None, layers=(1,),
+...     vectors=torch.tensor([[[[0.6, 0.8]]]]), eigenvalues=torch.ones(1, 1, 1), val_scores=(0.9,),
+...     test_scores=(0.8,), metric="r2", model={"name": "toy", "fingerprint": {"hidden_size": 2, "num_layers": 2}})
+>>> folder = save_bundle(probe, tempfile.mkdtemp() + "/tempo_probe")
+>>> sorted(p.name for p in folder.iterdir())
+['directions.safetensors', 'probe.json']
+>>> load_bundle(folder).vectors.tolist()
+[[[[0.6000000238418579, 0.800000011920929]]]]
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load as load_tensors
+from safetensors.torch import save as dump_tensors
+
+from musicrfm.probes.probe import ConceptProbe
+
+FORMAT = "musicrfm-probe"
+SCHEMA_VERSION = 1
+TENSOR_FILE, META_FILE = "directions.safetensors", "probe.json"
+TENSOR_NAMES = ("vectors", "eigenvalues")
+_FIELDS = ("concept", "task", "classes", "target", "layers", "val_scores", "test_scores", "metric", "model",
+           "pooling", "delay_pattern", "search", "dataset", "version")
+
+
+def probe_metadata(probe: ConceptProbe, tensor_bytes: bytes) -> dict[str, Any]:
+    """probe.json's content for `probe` whose tensors serialise to `tensor_bytes`."""
+    meta: dict[str, Any] = {"format": FORMAT, "schema_version": SCHEMA_VERSION}
+    meta.update({name: getattr(probe, name) for name in _FIELDS})
+    meta["tensors"] = {
+        "file": TENSOR_FILE, "sha256": hashlib.sha256(tensor_bytes).hexdigest(),
+        **{name: {"shape": list(getattr(probe, name).shape), "dtype": "float32"} for name in TENSOR_NAMES},
+    }
+    return meta
+
+
+def save_bundle(probe: ConceptProbe, path: str | os.PathLike) -> Path:
+    """Write `probe` to the folder `path`, replacing a bundle already there but never any other folder."""
+    if not isinstance(probe, ConceptProbe):
+        raise TypeError(f"probe must be a ConceptProbe, got {type(probe).__name__}")
+    out = Path(path).expanduser()
+    if out.exists() and not is_bundle(out):
+        raise ValueError(f"path '{out}' exists and is not a probe bundle; refusing to replace it")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tensor_bytes = dump_tensors({name: getattr(probe, name).contiguous() for name in TENSOR_NAMES})
+    text = json.dumps(probe_metadata(probe, tensor_bytes), indent=2, allow_nan=False, default=_plain) + "\n"
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    try:
+        tmp.chmod(0o755)  # mkdtemp is owner-only; a finished bundle should read like any other folder
+        _write(tmp / TENSOR_FILE, tensor_bytes)
+        _write(tmp / META_FILE, text.encode("utf-8"))
+        _swap_into_place(tmp, out)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return out
+
+
+def is_bundle(path: Path) -> bool:
+    """Whether `path` is a folder whose probe.json declares this bundle format (contents not validated)."""
+    try:
+        return json.loads((path / META_FILE).read_text(encoding="utf-8")).get("format") == FORMAT
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
+    """The parsed probe.json of bundle `path`, with its format and schema version checked."""
+    folder = Path(path).expanduser()
+    if not folder.is_dir():
+        raise ValueError(f"probe bundle '{folder}' does not exist or is not a folder")
+    try:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"'{folder / META_FILE}' cannot be read as JSON: {exc}") from exc
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise ValueError(f"'{folder / META_FILE}' is not a {FORMAT} description")
+    if meta.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError(f"'{folder / META_FILE}': unsupported schema_version {meta.get('schema_version')!r} "
+                         f"(this musicrfm reads {SCHEMA_VERSION})")
+    return meta
+
+
+def load_bundle(path: str | os.PathLike) -> ConceptProbe:
+    """Read and validate the bundle folder `path`."""
+    folder = Path(path).expanduser()
+    meta = read_metadata(folder)
+    tensors = _read_tensors(folder / TENSOR_FILE, meta.get("tensors"))
+    missing = [name for name in _FIELDS if name not in meta]
+    if missing:
+        raise ValueError(f"'{folder / META_FILE}' lacks the fields {missing}")
+    fields = {name: meta[name] for name in _FIELDS}
+    for name in ("classes", "layers", "val_scores", "test_scores"):
+        if isinstance(fields[name], list):
+            fields[name] = tuple(fields[name])
+    try:
+        return ConceptProbe(**fields, **tensors)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"probe bundle '{folder}' is invalid: {exc}") from exc
+
+
+def _read_tensors(file: Path, spec: object) -> dict[str, torch.Tensor]:
+    if not isinstance(spec, Mapping) or not all(isinstance(spec.get(n), Mapping) for n in TENSOR_NAMES):
+        raise ValueError(f"'{file.parent / META_FILE}' lacks the 'tensors' description")
+    try:
+        raw = file.read_bytes()
+    except OSError as exc:
+        raise ValueError(f"'{file}' cannot be read: {exc}") from exc
+    if hashlib.sha256(raw).hexdigest() != spec.get("sha256"):
+        raise ValueError(f"'{file}' does not match the checksum in {META_FILE}: the bundle is corrupted or mixed")
+    try:
+        tensors = load_tensors(raw)
+    except (SafetensorError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"'{file}' is not a valid safetensors file: {exc}") from exc
+    if sorted(tensors) != sorted(TENSOR_NAMES):
+        raise ValueError(f"'{file}' must hold exactly the tensors {list(TENSOR_NAMES)}, got {sorted(tensors)}")
+    for name in TENSOR_NAMES:
+        recorded = spec[name]
+        actual = {"shape": list(tensors[name].shape), "dtype": str(tensors[name].dtype).removeprefix("torch.")}
+        if recorded.get("shape") != actual["shape"] or recorded.get("dtype") != actual["dtype"]:
+            raise ValueError(f"'{file}': tensor '{name}' is {actual} but {META_FILE} records "
+                             f"{{'shape': {recorded.get('shape')}, 'dtype': {recorded.get('dtype')!r}}}")
+    return dict(tensors)
+
+
+def _write(path: Path, data: bytes) -> None:
+    with open(path, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Rename the finished folder to `out`; an existing bundle moves aside first and is deleted after."""
+    if not out.exists():
+        os.replace(tmp, out)
+        return
+    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    os.replace(out, old / out.name)
+    os.replace(tmp, out)
+    shutil.rmtree(old)
+
+
+def _plain(value: object) -> object:
+    if isinstance(value, Mapping):
+        return dict(value)
+    raise TypeError(f"probe metadata holds a {type(value).__name__}, which JSON cannot store")
