@@ -2,12 +2,22 @@
 
 This package never imports anything musical.
 
->>> from musicrfm.agop import RFMClassifier, RFMRegressor, Kernel
+>>> import numpy as np
+>>> from musicrfm.agop import RFMClassifier, directions
+>>> X = np.random.default_rng(0).normal(size=(120, 6)); y = (X[:, 2] > 0).astype(int)
+>>> clf = RFMClassifier(bandwidth=5.0, iters=2).fit(X, y)
+>>> int(directions(clf.agop_, k=1, X=X, y=y).vectors.abs().argmax())
+2
 """
 
+from .directions import DirectionSet, directions
 from .estimators import RFMClassifier, RFMRegressor
+from .gradients import agop, jacobians
 from .kernels import Kernel
 from .params import NotFittedError
 from .rfm import RoundState
 
-__all__ = ["Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState"]
+__all__ = [
+    "DirectionSet", "Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",
+    "directions", "jacobians",
+]

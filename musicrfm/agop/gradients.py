@@ -19,7 +19,7 @@ import torch
 from torch.func import jacrev, vmap
 
 from .kernels import BLOCK_ELEMENTS
-from .validation import as_features
+from .validation import as_features, resolve_dtype
 
 __all__ = ["agop", "jacobians"]
 
@@ -44,15 +44,15 @@ def agop(
     """AGOP of ``fn`` over the rows of X: (d, d), or its diagonal (d,) with ``diag``.
 
     Jacobians are formed ``batch_size`` samples at a time (default: about 16M Jacobian entries per
-    batch), so memory stays bounded whatever the number of samples. X may be a tensor or an array; a
-    tensor keeps its dtype and device.
+    batch), so memory stays bounded whatever the number of samples. A floating tensor X keeps its dtype
+    and device; an array is read on the CPU in float64 if it is float64, else float32.
     """
     if not callable(fn):
         raise TypeError(f"fn must be callable, got {type(fn).__name__}")
     if isinstance(X, torch.Tensor) and X.is_floating_point():
         Xt = as_features(X, "X", X.dtype, X.device)
     else:
-        Xt = as_features(X, "X", torch.get_default_dtype(), torch.device("cpu"))
+        Xt = as_features(X, "X", resolve_dtype("auto", X), torch.device("cpu"))
     n, d = Xt.shape
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")

@@ -74,11 +74,12 @@ def sq_distances(
     ZM = apply_metric(Z, M)
     x2 = (XM * X).sum(-1)
     z2 = (ZM * Z).sum(-1)
-    d2 = torch.addmm(x2[:, None] + z2[None, :], XM, Z.T, alpha=-2.0).clamp_(min=0)
-    tol = SELF_RTOL * torch.finfo(X.dtype).eps * (x2[:, None] + z2[None, :])
-    coincident = d2 <= tol.clamp_(min=SELF_EPS**2)
+    norms = x2[:, None] + z2[None, :]
+    d2 = torch.addmm(norms, XM, Z.T, alpha=-2.0).clamp(min=0)
+    coincident = d2 <= (SELF_RTOL * torch.finfo(X.dtype).eps * norms).clamp(min=SELF_EPS**2)
     # Exact zeros: the Laplace kernel's infinite slope at 0 would turn round-off of ~eps into ~sqrt(eps).
-    d2.masked_fill_(coincident, 0.0)
+    # (Out-of-place ops keep this usable under torch.func transforms.)
+    d2 = d2.masked_fill(coincident, 0.0)
     return (d2, coincident) if with_mask else d2
 
 
