@@ -1,7 +1,7 @@
 """Hidden-state capture throughput and memory vs a bare no-cache decoder forward.
 
-Builds MusicGen-small's decoder architecture (d 1024, 24 layers, 16 heads, ffn 4096, 4 x 2048 codebooks)
-with random weights and the tiny text encoder and codec (capture never touches them), then times, in
+Builds MusicGen-small's full architecture (decoder d 1024, 24 layers, 16 heads, ffn 4096, 4 x 2048
+codebooks; T5-base; 32 kHz EnCodec) with random weights, then times, in
 interleaved rounds on the same random clips:
 - bare: `model.decoder(input_ids=..., use_cache=False)` on the delayed codes, no hooks;
 - capture: `capture_hidden_states` with mean pooling over all 24 layers.
@@ -22,24 +22,17 @@ import time
 from pathlib import Path
 
 import torch
-from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration
 
 from musicrfm.models import MusicGen, capture_hidden_states, delay_codes
-from musicrfm.models.tiny import tiny_musicgen_config
+from musicrfm.models.presets import random_musicgen
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")
 
 
 def small_architecture(device: str) -> MusicGen:
-    tiny = tiny_musicgen_config()
-    decoder = MusicgenDecoderConfig(vocab_size=2048, hidden_size=1024, num_hidden_layers=24,
-                                    num_attention_heads=16, ffn_dim=4096, num_codebooks=4,
-                                    max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048)
-    config = MusicgenConfig(text_encoder=tiny.text_encoder, audio_encoder=tiny.audio_encoder, decoder=decoder)
-    torch.manual_seed(0)
     dtype = torch.float16 if device.startswith("cuda") else torch.float32
-    model = MusicgenForConditionalGeneration(config).to(device, dtype).eval()
+    model = random_musicgen("small", device=device, dtype=dtype)
     return MusicGen.from_model(model, name="musicgen-small architecture (random weights)")
 
 
