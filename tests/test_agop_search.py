@@ -12,7 +12,7 @@ import torch
 from musicrfm.agop import RFMClassifier, RFMRegressor
 from musicrfm.agop.metrics import accuracy, mse, roc_auc
 from musicrfm.agop.search import RFMSearch, SearchConfig, sample_configs
-from musicrfm.agop.search_math import SearchData, Trajectory, compress_factor
+from musicrfm.agop.search_math import SearchData, Trajectory, compress_factor, ridge_solve
 
 NO_EARLY_STOP = 1e12
 
@@ -141,6 +141,18 @@ def test_compress_factor_keeps_the_metric_and_refuses_full_rank():
     torch.testing.assert_close(short.T @ short, low.T @ low, rtol=1e-8, atol=1e-8)
     full = torch.randn(300, 250, generator=gen, dtype=torch.float64)
     assert compress_factor(full, rtol=1e-6) is full
+
+
+def test_ridge_solve_escalates_to_float64_when_float32_cholesky_fails():
+    K = torch.ones(50, 50)  # rank one: a 1e-8 ridge is below float32 resolution next to the unit diagonal
+    A = K.clone()
+    A.diagonal().add_(1e-8)
+    assert int(torch.linalg.cholesky_ex(A).info) != 0  # float32 alone cannot factorise it
+    Y = torch.linspace(-1, 1, 50)[:, None]
+    coef = ridge_solve(K, Y, 1e-8)
+    expected = torch.linalg.solve(K.double() + 1e-8 * torch.eye(50, dtype=torch.float64), Y.double())
+    assert coef.dtype == torch.float32
+    torch.testing.assert_close(coef.double(), expected, rtol=1e-6, atol=0.0)
 
 
 @pytest.mark.parametrize(
