@@ -4,22 +4,13 @@ import pytest
 import torch
 
 from musicrfm.models import MusicGen
-from musicrfm.models.tiny import tiny_musicgen
 from musicrfm.steering.generate import generate
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
+from steering_support import model  # noqa: F401 - pytest fixture
 from musicrfm.steering.schedules import LinearRamp, Steps
 
 D, DELAY, HOP = 32, 3, 640
 LONG = dict(duration_s=1.4, window_s=0.7, context_s=0.2)  # windows: 0-34, 35-59 (prompt 25-34), 60-69
-
-
-@pytest.fixture(scope="module")
-def model():
-    # Tiny matrices: one thread avoids OpenMP oversubscription on shared CPUs (20x slower there).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_musicgen(seed=0)
-    torch.set_num_threads(threads)
 
 
 def _text():

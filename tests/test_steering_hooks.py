@@ -5,19 +5,10 @@ from contextlib import ExitStack, nullcontext
 import pytest
 import torch
 
-from musicrfm.models.tiny import tiny_musicgen
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
+from steering_support import model  # noqa: F401 - pytest fixture
 
 D, K, DELAY = 32, 4, 3
-
-
-@pytest.fixture(scope="module")
-def model():
-    # Tiny matrices: one thread avoids OpenMP oversubscription on shared CPUs (20x slower there).
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield tiny_musicgen(seed=0)
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -42,8 +42,12 @@ class ModelShape:
 
     @classmethod
     def of(cls, model) -> ModelShape:
-        """Read the shape of a `MusicgenForConditionalGeneration`."""
-        facts = MusicGen.from_model(model).fingerprint
+        """Read the shape of a `MusicgenForConditionalGeneration` (MusicGen-melody is refused)."""
+        wrapped = MusicGen.from_model(model)
+        if wrapped.is_melody:
+            # Melody prepends chroma and text to the decoder input, which shifts every cache position.
+            raise ValueError("model: MusicGen-melody is not supported by the steering engine yet")
+        facts = wrapped.fingerprint
         channels = 2 if facts["audio_channels"] == 2 else 1
         return cls(
             num_layers=facts["num_layers"],
