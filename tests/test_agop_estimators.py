@@ -141,3 +141,13 @@ def test_unfitted_and_wrong_width_and_unseen_labels():
         clf.fit(GOOD, LABELS, GOOD, LABELS + 5)
     with pytest.raises(ValueError, match="given together"):
         clf.fit(GOOD, LABELS, X_val=GOOD)
+
+
+def test_agop_on_a_seeded_subset_is_the_selected_predictors_agop(sparse_task):
+    X, y, *_ = sparse_task
+    fit = lambda seed: RFMRegressor(bandwidth=10.0, iters=2, agop_samples=100, random_state=seed).fit(X, y)
+    a, b, c = fit(0), fit(0), fit(1)
+    torch.testing.assert_close(a.M_, b.M_)
+    assert not torch.allclose(a.M_, c.M_)
+    torch.testing.assert_close(a.agop_, a.agop())  # AGOP of the kept predictor over the same subset
+    assert not torch.allclose(a.agop(), a.agop(X))

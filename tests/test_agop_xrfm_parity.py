@@ -58,9 +58,9 @@ def ours(cls=RFMRegressor, *, diag=False, exponent=1.0, center=False, iters=3, *
                device="cpu", **kwargs)
 
 
-@pytest.mark.parametrize("diag", [False, True])
-@pytest.mark.parametrize("exponent", [1.0, 0.8])
-@pytest.mark.parametrize("center", [False, True])
+@pytest.mark.parametrize(
+    "diag, exponent, center", [(False, 1.0, False), (False, 0.8, True), (True, 1.0, True), (True, 0.8, False)]
+)
 def test_learned_metric_and_predictions_match_xrfm(data, diag, exponent, center):
     X, y, Xv, yv = data
     ref = fit_xrfm(X, y, Xv, yv, diag=diag, exponent=exponent, center=center)

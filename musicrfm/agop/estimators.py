@@ -33,7 +33,7 @@ import torch
 
 from .metrics import accuracy, r2
 from .rfm import BaseRFM, as_output
-from .validation import as_targets
+from .validation import as_labels, as_targets
 
 __all__ = ["RFMClassifier", "RFMRegressor"]
 
@@ -85,7 +85,7 @@ class RFMClassifier(BaseRFM):
     _allowed_scoring = ("accuracy", "auc")
 
     def _encode_targets(self, y: object, name: str, fitting: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        labels = _labels(y, name)
+        labels = as_labels(y, name)
         if fitting:
             classes = np.unique(labels)
             if classes.size < 2:
@@ -129,17 +129,3 @@ class RFMClassifier(BaseRFM):
         """Mean accuracy of ``predict(X)`` against y."""
         _, idx = self._encode_targets(y, "y", fitting=False)
         return accuracy(idx, self._scores_for(self._raw(X)))
-
-
-def _labels(y: object, name: str) -> np.ndarray:
-    """Class labels as a 1-D numpy array (a single column is accepted); rejects NaN and odd dtypes."""
-    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of class labels, got shape {arr.shape}")
-    if arr.dtype.kind not in "biufUS":
-        raise ValueError(f"{name} must hold numbers or strings as class labels, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite labels")
-    return arr

@@ -6,6 +6,14 @@ feature learning give ``iters + 1`` solves (round 0 is the plain kernel machine)
 validation data the best round by validation score is kept and, with ``early_stopping``, the loop stops
 once the score is worse than the best by the factor ``early_stop_multiplier``; without it the last
 round is kept.
+
+>>> import numpy as np
+>>> from musicrfm.agop import RFMRegressor
+>>> X = np.random.default_rng(0).normal(size=(80, 4))
+>>> rounds = []
+>>> model = RFMRegressor(iters=3, callback=rounds.append).fit(X, X[:, 1] ** 2)
+>>> [r.iteration for r in rounds], rounds[0].M is None, model.n_iter_
+([0, 1, 2, 3], True, 3)
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "as_array", "as_features", "as_targets", "check_lengths", "check_number", "resolve_device", "resolve_dtype",
+    "as_array", "as_features", "as_labels", "as_targets", "check_lengths", "check_number", "resolve_device", "resolve_dtype",
 ]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -108,3 +108,17 @@ def check_number(name: str, value: object, *, low: float, low_inclusive: bool = 
         raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
     if not np.isfinite(value) or value < low or (value == low and not low_inclusive):
         raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value}")
+
+
+def as_labels(y: object, name: str) -> np.ndarray:
+    """Class labels as a 1-D numpy array (a single column is accepted); rejects NaN and odd dtypes."""
+    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of class labels, got shape {arr.shape}")
+    if arr.dtype.kind not in "biufUS":
+        raise ValueError(f"{name} must hold numbers or strings as class labels, got dtype {arr.dtype}")
+    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite labels")
+    return arr
