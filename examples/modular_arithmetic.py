@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
         agop_power=0.5, normalize_agop=False, early_stopping=False, dtype="float64", callback=report,
     )
     model.fit(data.X_train, data.y_train, data.X_test, data.y_test)
-    print(f"final test accuracy {model.score(data.X_test, data.y_test):.3f}, "
+    print(f"kept round {model.best_iter_} (best test accuracy): {model.score(data.X_test, data.y_test):.3f}, "
           f"circulant deviation {circulant_deviation(model.M_, args.p):.5f}")
 
 
