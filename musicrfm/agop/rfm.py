@@ -152,7 +152,10 @@ class BaseRFM(ParamsMixin):
             coef = solve_kernel_system(K, Y, float(self.reg))
             train = scorer(y_score, self._scores_for(K @ coef))
             del K
-            score = train if val is None else scorer(val[1], self._scores_for(self.kernel_.matrix(val[0], X, M) @ coef))
+            if val is not None:
+                score = scorer(val[1], self._scores_for(self.kernel_.matrix(val[0], X, M) @ coef))
+            else:
+                score = train
             self._record(train, None if val is None else score)
             if val is None or _improves(score, best.score, maximize):
                 best = _Best(t, score, coef, M)

@@ -49,7 +49,9 @@ def _check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
     return t
 
 
-def as_features(X: object, name: str, dtype: torch.dtype, device: torch.device, n_features: int | None = None) -> torch.Tensor:
+def as_features(
+    X: object, name: str, dtype: torch.dtype, device: torch.device, n_features: int | None = None
+) -> torch.Tensor:
     """A finite 2-D (n_samples, n_features) tensor with at least one sample and one feature."""
     arr = as_array(X, name)
     if arr.ndim != 2:
