@@ -159,7 +159,9 @@ class BaseRFM(ParamsMixin):
             self._record(train, None if val is None else score)
             if val is None or _improves(score, best.score, maximize):
                 best = _Best(t, score, coef, M)
-            stop = val is not None and self.early_stopping and _worse(score, best.score, maximize, self.early_stop_multiplier)
+            stop = val is not None and self.early_stopping and _worse(
+                score, best.score, maximize, self.early_stop_multiplier
+            )
             agop = None if (stop or t == self.iters) else self._agop(X, coef, M)
             if best.iteration == t:
                 best.agop = agop
