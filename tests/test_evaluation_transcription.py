@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import doctest
 import numpy as np
 import pytest
 
@@ -60,3 +61,10 @@ def test_weights_follow_duration_and_amplitude():
 def test_bad_inputs(call, error, words):
     with pytest.raises(error, match=words):
         call()
+
+
+def test_docstring_example_runs():
+    from musicrfm.evaluation import transcription
+
+    result = doctest.testmod(transcription)
+    assert result.attempted > 0 and result.failed == 0
