@@ -9,11 +9,11 @@ every semitone band (MIDI 24..108), then fold the bands onto the 12 pitch classe
 - "energy" folds the band peaks as they are, overtones included: what chord templates that model
   overtones (`musicrfm.evaluation.chords`) expect.
 
-Measured on rendered notes over all instruments of `musicrfm.data` (FluidSynth and numpy), "salience"
-picked the right pitch class in 99% of voiced frames, librosa's chroma_cqt in 98% and plain STFT chroma
-in 87%. The analysis window lasts about 0.15 s or more (a power of two in samples), long enough to part
-the semitones of the third octave. Frames whose RMS level (over their middle 50 ms) is more than `silence_db` below the clip's loudest frame, or below
-`floor_db` dBFS, are unvoiced and never counted.
+On rendered single notes over all instruments of `musicrfm.data` (FluidSynth and numpy, 32 kHz;
+`benchmarks/evaluation_accuracy.py`), "salience" gave the right pitch class in 100% of voiced frames and
+librosa's chroma_cqt in 99%. The analysis window lasts 0.15 s or more (a power of two in samples), long
+enough to part the semitones of the third octave. Frames whose RMS level (over their middle 50 ms) is more
+than `silence_db` below the clip's loudest frame, or below `floor_db` dBFS, are unvoiced and never counted.
 
 >>> import numpy as np
 >>> sr = 16000

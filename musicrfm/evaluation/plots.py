@@ -122,12 +122,14 @@ def plot_chromagram(chroma: Chromagram, *, schedule: Any = None, title: str | No
     shown = axes.imshow(image, aspect="auto", origin="lower", cmap="magma", interpolation="nearest",
                         extent=(-chroma.hop_s / 2, duration - chroma.hop_s / 2, -0.5, 11.5))
     figure.colorbar(shown, ax=axes, label="share of frame")
-    axes.set(yticks=range(12), yticklabels=PITCH_CLASSES, xlabel="time (s)", title=title or f"{chroma.kind} chroma")
+    axes.set(yticks=range(12), yticklabels=PITCH_CLASSES, xlabel="time (s)", xlim=(0, duration))
+    # Padding leaves a row above the image for the segment labels.
+    axes.set_title(title or f"{chroma.kind} chroma", pad=16)
     if schedule is not None:
         for concept, start, end in evaluated_spans(schedule, duration):
             for row in _concept_rows(concept):
                 axes.add_patch(_outline(start, end, row))
-            axes.text((start + end) / 2, 11.7, concept, ha="center", va="bottom", fontsize=8, color="tab:cyan",
+            axes.text((start + end) / 2, 11.6, concept, ha="center", va="bottom", fontsize=8, color="tab:cyan",
                       clip_on=False)
     return _finish(figure, path)
 
