@@ -64,8 +64,9 @@ def apply_plan(
     shape = ModelShape.of(model)
     steps = max_steps if max_steps is not None else frame_offset + round(WINDOW_SECONDS * shape.frame_rate)
     bound = bind_plan(plan, shape, max_steps=steps)
+    parameter = next(decoder.parameters())
     injector = _Injector(bound, shape, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
-                         device=next(decoder.parameters()).device)
+                         device=parameter.device, dtype=parameter.dtype)
     with ExitStack() as stack:
         handle = decoder.embed_positions.register_forward_pre_hook(injector.on_positions, with_kwargs=True)
         stack.callback(handle.remove)
@@ -79,33 +80,27 @@ class _Injector:
     """Per-context runtime state: the coefficient table and the vectors added in the current forward."""
 
     def __init__(self, bound: BoundPlan, shape: ModelShape, *, cfg: bool, steer_prompt: bool,
-                 frame_offset: int, device: torch.device) -> None:
+                 frame_offset: int, device: torch.device, dtype: torch.dtype) -> None:
         self.bound = bound
         self.delay = shape.delay
         self.steer_prompt = steer_prompt
         self.frame_offset = frame_offset
         self.device = device
+        self.dtype = dtype
         self.vectors = bound.vectors.to(device)
-        targets = [term.target for term in bound.terms]
-        # Group rows: one group when every term steers both halves, else [cond, uncond] halves.
-        self.split = cfg and any(target != "both" for target in targets)
+        terms = bound.terms
+        # Rows are one group when every term steers both CFG halves, else the [cond, uncond] halves.
+        self.split = cfg and any(term.target != "both" for term in terms)
         groups = [("both", "cond"), ("both", "uncond")] if self.split else [("both", "cond")]
-        self.masks = {
-            mode: self._mask(groups, [t.mode == mode for t in bound.terms], targets)
-            for mode in ("absolute", "relative")
-        }
-        self.table = np.zeros((0, len(bound.terms)))
-        self.table_t = torch.zeros(0, len(bound.terms), device=device)
+        self.modes = [mode for mode in ("absolute", "relative") if any(term.mode == mode for term in terms)]
+        # One mask row per (mode, group): a single einsum then yields every vector a forward adds.
+        masks = [[float(t.mode == mode and t.target in group) for t in terms] for mode in self.modes for group in groups]
+        self.mask = torch.tensor(masks, device=device)
+        self.table = np.zeros((0, len(terms)))
+        self.table_t = torch.zeros(0, len(terms), device=device)
         self.active = np.zeros(0, dtype=bool)
-        self._grow(1)
-        self.added: dict[str, torch.Tensor | None] = {"absolute": None, "relative": None}
-        self.positions = 0
-
-    def _mask(self, groups, in_mode: list[bool], targets: list[str]) -> torch.Tensor | None:
-        if not any(in_mode):
-            return None
-        rows = [[float(m and target in group) for m, target in zip(in_mode, targets)] for group in groups]
-        return torch.tensor(rows, device=self.device)
+        self.added: dict[str, tuple[torch.Tensor, ...]] = {}
+        self.positions = 1
 
     def _grow(self, stop: int) -> None:
         have = self.table.shape[0]
@@ -121,50 +116,53 @@ class _Injector:
         tokens = args[0]
         cache_length = int(args[1] if len(args) > 1 else kwargs.get("cache_length", 0))
         rows, length = tokens.shape[0], tokens.shape[-1]
-        first = cache_length if self.steer_prompt else cache_length + length - 1
-        positions = np.arange(first, cache_length + length)
-        steps = np.maximum(self.frame_offset + positions - self.delay, 0)
-        self._grow(int(steps[-1]) + 1)
-        self.positions = len(positions)
-        if not self.active[steps].any():
-            self.added = {"absolute": None, "relative": None}
-            return
-        coefficients = self.table_t[torch.as_tensor(steps, device=self.device)]  # (P, T)
-        self.added = {mode: self._added(coefficients, mask, rows) for mode, mask in self.masks.items()}
+        last = self.frame_offset + cache_length + length - 1 - self.delay
+        self.positions = length if self.steer_prompt else 1
+        self._grow(max(last, 0) + 1)
+        if self.positions == 1:  # the decoding fast path: one step, plain slicing
+            step = max(last, 0)
+            active, coefficients = self.active[step], self.table_t[step : step + 1]
+        else:
+            steps = np.maximum(np.arange(last - self.positions + 1, last + 1), 0)
+            active = self.active[steps].any()
+            coefficients = self.table_t[torch.as_tensor(steps, device=self.device)]
+        self.added = self._added(coefficients, rows) if active else {}
 
-    def _added(self, coefficients: torch.Tensor, mask: torch.Tensor | None, rows: int) -> torch.Tensor | None:
-        if mask is None:
-            return None
-        scaled = coefficients[None] * mask[:, None]  # (G, P, T)
-        added = torch.einsum("gpt,tld->lgpd", scaled, self.vectors)
+    def _added(self, coefficients: torch.Tensor, rows: int) -> dict[str, tuple[torch.Tensor, ...]]:
+        scaled = coefficients[None] * self.mask[:, None]  # (modes * groups, P, T)
+        kinds, count, terms = scaled.shape
+        layers, width = self.vectors.shape[1:]
+        # One matmul (cheaper than einsum's permutes) gives (kinds, P, L, d); viewed layer-major.
+        flat = scaled.reshape(kinds * count, terms) @ self.vectors.reshape(terms, layers * width)
+        added = flat.view(kinds, count, layers, width).permute(2, 0, 1, 3).to(self.dtype)
         if self.split:
             if rows % 2:
                 raise ValueError(f"CFG-targeted steering needs an even, doubled batch; got {rows} rows")
             added = added.repeat_interleave(rows // 2, dim=1)
-        return added
+        return {mode: part.unbind(0) for mode, part in zip(self.modes, added.chunk(len(self.modes), dim=1))}
 
     def layer_hook(self, slot: int):
         """Forward hook for the decoder layer at `bound.layers[slot]`."""
 
         def hook(module, args, output):
-            if self.added["absolute"] is None and self.added["relative"] is None:
+            if not self.added:
                 return None
-            hidden = output[0] if isinstance(output, tuple) else output
-            steered = self._steer(hidden, slot)
-            return (steered, *output[1:]) if isinstance(output, tuple) else steered
+            if isinstance(output, tuple):
+                return (self._steer(output[0], slot), *output[1:])
+            return self._steer(output, slot)
 
         return hook
 
     def _steer(self, hidden: torch.Tensor, slot: int) -> torch.Tensor:
-        whole = self.positions == hidden.shape[1]
-        tail = hidden if whole else hidden[:, -self.positions :]
-        delta = torch.zeros((), device=hidden.device)
-        if self.added["absolute"] is not None:
-            delta = self.added["absolute"][slot]
-        if self.added["relative"] is not None:
-            delta = delta + tail.float().norm(dim=-1, keepdim=True) * self.added["relative"][slot]
-        steered = tail + delta.to(hidden.dtype)
-        return steered if whole else torch.cat([hidden[:, : -self.positions], steered], dim=1)
+        count = self.positions
+        whole = count == hidden.shape[1]
+        tail = hidden if whole else hidden[:, -count:]
+        absolute, relative = self.added.get("absolute"), self.added.get("relative")
+        steered = tail if absolute is None else tail + absolute[slot]
+        if relative is not None:
+            norm = torch.linalg.vector_norm(tail, dim=-1, keepdim=True)
+            steered = torch.addcmul(steered, norm, relative[slot])
+        return steered if whole else torch.cat([hidden[:, :-count], steered], dim=1)
 
 
 def _decoder_of(model):

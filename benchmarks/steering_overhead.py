@@ -1,0 +1,163 @@
+"""Cost of steering during generation: unsteered vs a 24-layer multi-concept plan vs a research-style hook.
+
+Builds MusicGen-small's full architecture from configs with random weights (no download: T5-base text
+encoder, 24-layer d=1024 decoder with 4 x 2048 codebooks, 32 kHz EnCodec), then generates `--seconds` of
+audio at batch 1 with CFG 3 and sampling, timing in interleaved rounds (the order rotates each round):
+- unsteered: plain `model.generate`;
+- steered: inside `plan.apply(model)` with three concepts on all 24 layers (exponential / top-k / all
+  layer weights; ramp, decay and LFO schedules; a p=0.3 gate; both-halves, cond-only and relative terms;
+  orthogonalised), binding and validation included in the timed region;
+- research: a forward hook per layer adding one fixed vector to every row and position.
+Every variant uses the same seed. Run (the lead's full run; `--quick` for a short check while developing):
+
+    python benchmarks/steering_overhead.py [--seconds 2] [--rounds 5] [--threads 2] [--quick]
+
+Last line: RESULT overhead_ratio=<steered median / unsteered median>
+research_hook_ratio=<research-style median / unsteered median>
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from contextlib import ExitStack, contextmanager, nullcontext
+
+import torch
+from transformers import (
+    EncodecConfig,
+    MusicgenConfig,
+    MusicgenDecoderConfig,
+    MusicgenForConditionalGeneration,
+    T5Config,
+)
+
+from musicrfm.steering import (
+    ExponentialDecay,
+    LayerWeights,
+    LinearRamp,
+    Sine,
+    SteeringPlan,
+    SteeringTerm,
+)
+
+LAYERS, WIDTH, GUIDANCE = 24, 1024, 3.0
+
+
+def small_musicgen() -> MusicgenForConditionalGeneration:
+    """MusicGen-small's architecture with random weights (configs written out, nothing downloaded)."""
+    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
+                    decoder_start_token_id=0, pad_token_id=0)
+    codec = EncodecConfig(sampling_rate=32000, audio_channels=1, hidden_size=128, num_filters=64,
+                          num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
+                          num_lstm_layers=2, target_bandwidths=[2.2], use_causal_conv=False, normalize=False)
+    decoder = MusicgenDecoderConfig(vocab_size=2048, hidden_size=WIDTH, num_hidden_layers=LAYERS,
+                                    num_attention_heads=16, ffn_dim=4096, num_codebooks=4,
+                                    max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048,
+                                    decoder_start_token_id=2048)
+    torch.manual_seed(0)
+    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder))
+    for key in ("pad_token_id", "decoder_start_token_id", "bos_token_id"):
+        setattr(model.generation_config, key, 2048)
+    return model.eval()
+
+
+def concept_plan(seconds: float) -> SteeringPlan:
+    """Three concepts on all 24 layers, each with its own weights, schedule, gate, target and mode.
+
+    Strengths are sized to this random model's residual stream (norm ~22 to 55), so they matter.
+    """
+    generator = torch.Generator().manual_seed(1)
+    directions = lambda: torch.nn.functional.normalize(torch.randn(LAYERS, WIDTH, generator=generator), dim=1)  # noqa: E731
+    scores = {layer: float(s) for layer, s in enumerate(torch.rand(LAYERS, generator=generator))}
+    return SteeringPlan((
+        SteeringTerm(directions(), strength=8.0, layers=LayerWeights.exponential(scores),
+                     schedule=LinearRamp(0.0, seconds), gate_p=0.3, seed=7, name="major"),
+        SteeringTerm(directions(), strength=-5.0, layers=LayerWeights.top_k(12, scores),
+                     schedule=ExponentialDecay(half_life=seconds / 2), target="cond", name="tempo"),
+        SteeringTerm(directions(), strength=0.2, schedule=Sine(frequency=2.0), mode="relative", name="timbre"),
+    ), orthogonalize=True)
+
+
+@contextmanager
+def research_hooks(model):
+    """The research code's injection: one fixed vector added to every row and position of every layer."""
+    vectors = torch.nn.functional.normalize(torch.randn(LAYERS, WIDTH, generator=torch.Generator().manual_seed(2)), dim=1)
+    with ExitStack() as stack:
+        for layer, vector in zip(model.decoder.model.decoder.layers, 0.5 * vectors):
+            handle = layer.register_forward_hook(lambda module, args, output, v=vector: output + v)
+            stack.callback(handle.remove)
+        yield
+
+
+def hook_cost(model, plan: SteeringPlan, tokens: int, repeats: int = 200) -> tuple[float, int]:
+    """Seconds per decoding step spent in the plan's own hooks (step pre-hook + 24 layer hooks), and how
+    many layers the last step changed.
+
+    Calls the registered hook functions directly on a CFG-doubled one-position state, so the number is
+    free of the model's compute and of the noise of a shared machine.
+    """
+    decoder = model.decoder.model.decoder
+    codes, hidden = torch.zeros(2, 4, 1, dtype=torch.long), torch.randn(2, 1, WIDTH)
+    with plan.apply(model, max_steps=tokens):
+        pre_hooks = list(decoder.embed_positions._forward_pre_hooks.values())
+        layer_hooks = [(layer, list(layer._forward_hooks.values())) for layer in decoder.layers]
+        start = time.perf_counter()
+        for step in range(repeats):
+            for hook in pre_hooks:
+                hook(decoder.embed_positions, (codes, tokens - 1), {})
+            outputs = [hook(layer, (hidden,), hidden) for layer, hooks in layer_hooks for hook in hooks]
+        elapsed = (time.perf_counter() - start) / repeats
+    return elapsed, sum(out is not None and not torch.equal(out, hidden) for out in outputs)
+
+
+def run_once(model, inputs, tokens: int, context) -> float:
+    """Wall time of one seeded generation inside `context()`."""
+    torch.manual_seed(0)
+    start = time.perf_counter()
+    with context():
+        model.generate(**inputs, max_new_tokens=tokens, do_sample=True, guidance_scale=GUIDANCE)
+    return time.perf_counter() - start
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=2.0)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="0.2 s of audio, 2 rounds")
+    args = parser.parse_args()
+    seconds, rounds = (0.2, 2) if args.quick else (args.seconds, args.rounds)
+    torch.set_num_threads(args.threads)
+    model = small_musicgen()
+    tokens = round(50 * seconds) + 3  # 50 frames/s plus the codebook delay
+    plan = concept_plan(seconds)
+    ids = torch.randint(0, 32128, (1, 8), generator=torch.Generator().manual_seed(3))
+    inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+    variants = {
+        "unsteered": nullcontext,
+        "steered": lambda: plan.apply(model, max_steps=tokens),
+        "research": lambda: research_hooks(model),
+    }
+    with torch.no_grad():
+        run_once(model, inputs, 4, nullcontext)  # warm-up: first-call allocations and lazy imports
+        times = {name: [] for name in variants}
+        for round_index in range(rounds):
+            names = list(variants)
+            for name in names[round_index % 3 :] + names[: round_index % 3]:
+                elapsed = run_once(model, inputs, tokens, variants[name])
+                times[name].append(elapsed)
+            print(f"round {round_index + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in variants), flush=True)
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    print(f"{seconds:g} s audio, {tokens} tokens, batch 1, CFG {GUIDANCE:g}, {args.threads} threads; medians: "
+          + ", ".join(f"{n} {m:.3f}s" for n, m in medians.items()))
+    per_step, changed = hook_cost(model, plan, tokens)
+    step_time = medians["unsteered"] / (tokens + 1)  # transformers 5.x runs the first forward twice
+    print(f"plan hooks alone: {1e3 * per_step:.3f} ms per step = {100 * per_step / step_time:.3f}% of an "
+          f"unsteered step ({1e3 * step_time:.1f} ms); they changed {changed}/{LAYERS} layers at the last step")
+    print(f"RESULT overhead_ratio={medians['steered'] / medians['unsteered']:.4f} "
+          f"research_hook_ratio={medians['research'] / medians['unsteered']:.4f}")
+
+
+if __name__ == "__main__":
+    main()
