@@ -24,4 +24,6 @@ pip=("$venv/bin/python" -m pip install --quiet --disable-pip-version-check)
 # The CPU wheel first: every later requirement on torch is a range it satisfies.
 "$venv/bin/python" -c "import torch" 2>/dev/null || "${pip[@]}" "torch==2.13.0"
 "${pip[@]}" -e "$root[all]"
+# Transcription metrics: basic-pitch ships an ONNX model but declares TensorFlow; skip its declared deps.
+"$venv/bin/python" -c "import basic_pitch" 2>/dev/null || "${pip[@]}" --no-deps "basic-pitch==0.4.0"
 touch "$venv/.installed"
