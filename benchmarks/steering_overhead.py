@@ -62,13 +62,18 @@ def small_musicgen() -> MusicgenForConditionalGeneration:
     return model.eval()
 
 
+def unit_rows(matrix: torch.Tensor) -> torch.Tensor:
+    """Rows scaled to unit L2 norm: one direction per layer."""
+    return torch.nn.functional.normalize(matrix, dim=1)
+
+
 def concept_plan(seconds: float) -> SteeringPlan:
     """Three concepts on all 24 layers, each with its own weights, schedule, gate, target and mode.
 
     Strengths are sized to this random model's residual stream (norm ~22 to 55), so they matter.
     """
     generator = torch.Generator().manual_seed(1)
-    directions = lambda: torch.nn.functional.normalize(torch.randn(LAYERS, WIDTH, generator=generator), dim=1)  # noqa: E731
+    directions = lambda: unit_rows(torch.randn(LAYERS, WIDTH, generator=generator))  # noqa: E731
     scores = {layer: float(s) for layer, s in enumerate(torch.rand(LAYERS, generator=generator))}
     return SteeringPlan((
         SteeringTerm(directions(), strength=8.0, layers=LayerWeights.exponential(scores),
@@ -82,7 +87,7 @@ def concept_plan(seconds: float) -> SteeringPlan:
 @contextmanager
 def research_hooks(model):
     """The research code's injection: one fixed vector added to every row and position of every layer."""
-    vectors = torch.nn.functional.normalize(torch.randn(LAYERS, WIDTH, generator=torch.Generator().manual_seed(2)), dim=1)
+    vectors = unit_rows(torch.randn(LAYERS, WIDTH, generator=torch.Generator().manual_seed(2)))
     with ExitStack() as stack:
         for layer, vector in zip(model.decoder.model.decoder.layers, 0.5 * vectors):
             handle = layer.register_forward_hook(lambda module, args, output, v=vector: output + v)

@@ -116,6 +116,7 @@ def test_unconditional_generation_through_the_backend_wrapper(model):
         (None, {"context_s": 1.0}, "must be positive and exceed context_s"),
         (None, {"seed": -1}, "seed"),
         (None, {"guidance_scale": float("nan")}, "guidance_scale"),
+        (None, {"max_length": 30}, r"sets \['max_length'\] itself"),
     ],
 )
 def test_invalid_requests_are_refused_before_any_forward(model, plan, kwargs, message):

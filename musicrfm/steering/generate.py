@@ -29,6 +29,9 @@ from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan
 
 _MISSING = object()
+# Set per window by `generate` itself; a caller's value would silently break the window arithmetic.
+_MANAGED_KWARGS = ("max_new_tokens", "max_length", "min_length", "decoder_input_ids", "input_values",
+                   "encoder_outputs", "num_return_sequences")
 
 
 @dataclass(frozen=True, eq=False)
@@ -84,6 +87,9 @@ def generate(
     text, batch = _text_inputs(model, input_ids, attention_mask, batch_size, cfg)
     codes = _initial_codes(model, prompt_codes, batch)
     total = codes.shape[-1] + frames
+    managed = sorted(set(generate_kwargs) & set(_MANAGED_KWARGS))
+    if managed:
+        raise ValueError(f"generate sets {managed} itself; use duration_s / max_new_tokens / prompt_codes")
     generate_kwargs.setdefault("do_sample", True)
     settings = dict(text, guidance_scale=guidance_scale, **generate_kwargs)
     # max_steps spans the whole piece, so the first window already refuses a plan that fails later on.
@@ -129,7 +135,9 @@ def _frame_count(shape: ModelShape, duration_s: float | None, max_new_tokens: in
             raise ValueError(f"duration_s must be a finite positive number, got {duration_s!r}")
         return max(1, round(duration_s * shape.frame_rate))
     if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens <= shape.delay:
-        raise ValueError(f"max_new_tokens must be an int above the codebook delay {shape.delay}, got {max_new_tokens!r}")
+        raise ValueError(
+            f"max_new_tokens must be an int above the codebook delay {shape.delay}, got {max_new_tokens!r}"
+        )
     return max_new_tokens - shape.delay
 
 

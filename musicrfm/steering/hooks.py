@@ -42,7 +42,9 @@ def apply_plan(
     frame_offset: int = 0,
     max_steps: int | None = None,
 ) -> Iterator[BoundPlan]:
-    """Steer `model` (a `MusicgenForConditionalGeneration` or `musicrfm.models.MusicGen`) inside the `with` block; yields the BoundPlan.
+    """Steer `model` inside the `with` block; yields the BoundPlan.
+
+    `model` is a `MusicgenForConditionalGeneration` or a `musicrfm.models.MusicGen`.
 
     Args:
         cfg: the batch is doubled for classifier-free guidance (`guidance_scale > 1`): rows `[:B]` are
@@ -93,8 +95,9 @@ class _Injector:
         self.split = cfg and any(term.target != "both" for term in terms)
         groups = [("both", "cond"), ("both", "uncond")] if self.split else [("both", "cond")]
         self.modes = [mode for mode in ("absolute", "relative") if any(term.mode == mode for term in terms)]
-        # One mask row per (mode, group): a single einsum then yields every vector a forward adds.
-        masks = [[float(t.mode == mode and t.target in group) for t in terms] for mode in self.modes for group in groups]
+        # One mask row per (mode, group): a single matmul then yields every vector a forward adds.
+        masks = [[float(t.mode == mode and t.target in group) for t in terms]
+                 for mode in self.modes for group in groups]
         self.mask = torch.tensor(masks, device=device)
         self.table = np.zeros((0, len(terms)))
         self.table_t = torch.zeros(0, len(terms), device=device)

@@ -91,7 +91,8 @@ class SteeringTerm:
 
 @dataclass(frozen=True, eq=False)
 class SteeringPlan:
-    """Several terms applied together; contributions are summed per layer.
+    """Several terms applied together (a single SteeringTerm is accepted too); contributions are summed
+    per layer.
 
     With `orthogonalize`, the directions of the terms acting on one layer are made mutually orthogonal
     in term order (Gram-Schmidt), each keeping its own norm, so a later concept cannot re-add an earlier one.
@@ -115,6 +116,7 @@ class SteeringPlan:
     def apply(self, model, *, cfg: bool = True, steer_prompt: bool = False, frame_offset: int = 0,
               max_steps: int | None = None):
         """Context manager that steers `model` while inside it; see `musicrfm.steering.hooks.apply_plan`."""
+        # Imported here because the hooks module builds on this one.
         from musicrfm.steering.hooks import apply_plan
 
         return apply_plan(self, model, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
