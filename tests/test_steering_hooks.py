@@ -168,6 +168,27 @@ def test_nested_contexts_add_up_and_remove_only_their_own_hooks(model):
     assert _hook_counts(model) == before
 
 
+def test_tuple_layer_outputs_are_steered_in_their_first_item(model):
+    """transformers 4.x layers return (hidden, ...); the plan must steer the first item and keep the rest."""
+    plan = SteeringPlan((SteeringTerm({1: _vector(14)}, strength=0.3),))
+    base = _last_state(model)
+    layer = model.decoder.model.decoder.layers[1]
+    seen = []
+
+    def untuple(module, args, output):
+        seen.append(output)
+        return output[0]
+
+    with ExitStack() as stack:
+        stack.callback(layer.register_forward_hook(lambda m, a, out: (out, "extra")).remove)
+        stack.enter_context(plan.apply(model, cfg=False))
+        stack.callback(layer.register_forward_hook(untuple).remove)
+        model(**_text(1), decoder_input_ids=_prompt(1))
+    steered, extra = seen[0]
+    assert extra == "extra"
+    torch.testing.assert_close(steered[:, -1] - base, 0.3 * _vector(14)[None], atol=1e-5, rtol=1e-5)
+
+
 def _guided_logits(model, plan, guidance):
     text = _text(1)
     states = model.text_encoder(**text).last_hidden_state
