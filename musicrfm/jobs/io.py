@@ -1,0 +1,59 @@
+"""Read job files (YAML or JSON) into validated `JobSpec`s.
+
+>>> import tempfile, pathlib
+>>> path = pathlib.Path(tempfile.mkdtemp()) / "jobs.yaml"
+>>> _ = path.write_text("prompts: [calm piano]\\nduration: 1.5\\n")
+>>> load_job(path).duration_s
+1.5
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from pathlib import Path
+
+import yaml
+
+from musicrfm.jobs.fields import JobError
+from musicrfm.jobs.spec import JobSpec, parse_job
+
+JOB_SUFFIXES = (".yaml", ".yml", ".json")
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads 1e-5 as a float too (YAML 1.1 alone would read it as a string)."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
+    list("-+0123456789."),
+)
+
+
+def load_job(path: str | os.PathLike) -> JobSpec:
+    """Parse and validate the job file `path`; schedule files and the probe folder resolve beside it."""
+    file = Path(path)
+    if file.suffix.lower() not in JOB_SUFFIXES:
+        raise JobError(f"{file}: a job file must end in {', '.join(JOB_SUFFIXES)}")
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        raise JobError(f"{file}: cannot be read ({error.__class__.__name__}: {error})") from error
+    return parse_job(_parse(text, file), source=str(file), base_dir=file.parent)
+
+
+def _parse(text: str, file: Path) -> object:
+    if file.suffix.lower() == ".json":
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as error:
+            raise JobError(f"{file}: not valid JSON: {error.msg} at line {error.lineno}") from error
+    try:
+        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise JobError(f"{file}: not valid YAML: {getattr(error, 'problem', None) or 'unreadable'}{where}") from error
