@@ -133,7 +133,8 @@ def _parts(term: TermSpec, probes: Mapping[str, LoadedProbe]) -> Iterator[tuple[
     schedule = term.schedule
     if not isinstance(schedule, ConceptSequence):
         probe = probes[term.probe].probe
-        yield term.label or _name(probe, term.target), probe, term.target, schedule
+        target = probe.target if term.target is None else term.target
+        yield term.label or _name(probe, target), probe, target, schedule
         return
     refs = {concept: term.probe for concept in schedule.concepts} if isinstance(term.probe, str) \
         else dict(term.probe)
