@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -33,8 +33,8 @@ from musicrfm.models.audio import check_positive_int, encode_audio
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.capture import POOLINGS, capture_hidden_states, resolve_layers
 from musicrfm.models.store import ArrayWriter, load_array
+from musicrfm.probes.fit import Progress
 
-Progress = Callable[[str, int, int], None]
 CACHE_ENV = "MUSICRFM_CACHE_DIR"
 CACHE_FORMAT = 1
 # Clips encoded and captured per round: bounds memory to a few batches whatever the dataset size.

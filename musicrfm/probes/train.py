@@ -35,8 +35,8 @@ from musicrfm.data.dataset import ConceptDataset
 from musicrfm.data.splits import DEFAULT_FRACTIONS, quantile_bins, stratified_split
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.capture import resolve_layers
-from musicrfm.probes.activations import Progress, extract_activations
-from musicrfm.probes.fit import fit_layers, make_search
+from musicrfm.probes.activations import extract_activations
+from musicrfm.probes.fit import Progress, fit_layers, make_search
 from musicrfm.probes.probe import METRICS, ConceptProbe
 
 
