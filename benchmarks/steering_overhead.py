@@ -10,7 +10,7 @@ audio at batch 1 with CFG 3 and sampling, timing in interleaved rounds (the orde
 - research: a forward hook per layer adding one fixed vector to every row and position.
 Every variant uses the same seed. Run (the lead's full run; `--quick` for a short check while developing):
 
-    python benchmarks/steering_overhead.py [--seconds 2] [--rounds 5] [--threads 2] [--quick]
+    python benchmarks/steering_overhead.py [--seconds 2] [--rounds 5] [--threads 2] [--device cpu] [--quick]
 
 Last line: RESULT overhead_ratio=<steered median / unsteered median>
 research_hook_ratio=<research-style median / unsteered median>
@@ -87,7 +87,7 @@ def concept_plan(seconds: float) -> SteeringPlan:
 @contextmanager
 def research_hooks(model):
     """The research code's injection: one fixed vector added to every row and position of every layer."""
-    vectors = unit_rows(torch.randn(LAYERS, WIDTH, generator=torch.Generator().manual_seed(2)))
+    vectors = unit_rows(torch.randn(LAYERS, WIDTH, generator=torch.Generator().manual_seed(2))).to(model.device)
     with ExitStack() as stack:
         for layer, vector in zip(model.decoder.model.decoder.layers, 0.5 * vectors):
             handle = layer.register_forward_hook(lambda module, args, output, v=vector: output + v)
@@ -103,7 +103,8 @@ def hook_cost(model, plan: SteeringPlan, tokens: int, repeats: int = 200) -> tup
     free of the model's compute and of the noise of a shared machine.
     """
     decoder = model.decoder.model.decoder
-    codes, hidden = torch.zeros(2, 4, 1, dtype=torch.long), torch.randn(2, 1, WIDTH)
+    device = model.device
+    codes, hidden = torch.zeros(2, 4, 1, dtype=torch.long, device=device), torch.randn(2, 1, WIDTH, device=device)
     with plan.apply(model, max_steps=tokens):
         pre_hooks = list(decoder.embed_positions._forward_pre_hooks.values())
         layer_hooks = [(layer, list(layer._forward_hooks.values())) for layer in decoder.layers]
@@ -112,16 +113,25 @@ def hook_cost(model, plan: SteeringPlan, tokens: int, repeats: int = 200) -> tup
             for hook in pre_hooks:
                 hook(decoder.embed_positions, (codes, tokens - 1), {})
             outputs = [hook(layer, (hidden,), hidden) for layer, hooks in layer_hooks for hook in hooks]
+        synchronize(device)
         elapsed = (time.perf_counter() - start) / repeats
     return elapsed, sum(out is not None and not torch.equal(out, hidden) for out in outputs)
+
+
+def synchronize(device: torch.device) -> None:
+    """Wait for queued GPU work, so wall times cover it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
 
 
 def run_once(model, inputs, tokens: int, context) -> float:
     """Wall time of one seeded generation inside `context()`."""
     torch.manual_seed(0)
+    synchronize(model.device)
     start = time.perf_counter()
     with context():
         model.generate(**inputs, max_new_tokens=tokens, do_sample=True, guidance_scale=GUIDANCE)
+    synchronize(model.device)
     return time.perf_counter() - start
 
 
@@ -130,14 +140,15 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--quick", action="store_true", help="0.2 s of audio, 2 rounds")
     args = parser.parse_args()
     seconds, rounds = (0.2, 2) if args.quick else (args.seconds, args.rounds)
     torch.set_num_threads(args.threads)
-    model = small_musicgen()
+    model = small_musicgen().to(args.device)
     tokens = round(50 * seconds) + 3  # 50 frames/s plus the codebook delay
     plan = concept_plan(seconds)
-    ids = torch.randint(0, 32128, (1, 8), generator=torch.Generator().manual_seed(3))
+    ids = torch.randint(0, 32128, (1, 8), generator=torch.Generator().manual_seed(3)).to(args.device)
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     variants = {
         "unsteered": nullcontext,
@@ -154,7 +165,8 @@ def main() -> None:
                 times[name].append(elapsed)
             print(f"round {round_index + 1}: " + ", ".join(f"{n} {times[n][-1]:.2f}s" for n in variants), flush=True)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    print(f"{seconds:g} s audio, {tokens} tokens, batch 1, CFG {GUIDANCE:g}, {args.threads} threads; medians: "
+    print(f"{seconds:g} s audio, {tokens} tokens, batch 1, CFG {GUIDANCE:g}, {args.device}, {args.threads} threads; "
+          "medians: "
           + ", ".join(f"{n} {m:.3f}s" for n, m in medians.items()))
     per_step, changed = hook_cost(model, plan, tokens)
     step_time = medians["unsteered"] / (tokens + 1)  # transformers 5.x runs the first forward twice
