@@ -8,7 +8,7 @@
    early stopping, best round kept, selection by validation AUC. Its *time* is xrfm's, measured on the
    first ``--ref-configs`` configurations and extrapolated to all of them; its *quality* (best
    validation AUC over all configurations, test AUC of the winner) is the same procedure replayed with
-   musicrfm's engine on every configuration without successive halving, whose per-configuration scores
+   musicrfm's exact engine (no halving, no sketch) on every configuration, whose per-configuration scores
    are checked against xrfm's on the timed subset (column "note"). AUCs are computed on raw scores.
 
 Usage: ``python benchmarks/agop_vs_xrfm.py [--quick] [--threads 2]``.
@@ -91,7 +91,7 @@ def probe_rows(d: int, args: argparse.Namespace) -> list[dict]:
     (Xtr, ytr), (Xv, yv), (Xte, yte) = probe_task(args.n, args.n_val, args.n_test, d, seed=args.seed)
     common = {"n_configs": args.configs, "max_iters": args.max_iters, "random_state": args.seed}
     ours, t_ours = timed(lambda: RFMSearch(**common).fit(Xtr, ytr, Xv, yv))
-    replay = RFMSearch(rungs=((None, 1.0),), **common).fit(Xtr, ytr, Xv, yv)
+    replay = RFMSearch(rungs=((None, 1.0),), sketch_rank=None, **common).fit(Xtr, ytr, Xv, yv)
     k = min(args.ref_configs, args.configs)
     models, t_sub = timed(lambda: [_xrfm_probe(c, args.max_iters, Xtr, ytr, Xv, yv) for c in ours.configs_[:k]])
     gaps = [abs(_val_auc(yv, m.predict(torch.from_numpy(Xv)).numpy()) - replay.results_[i].best_score)

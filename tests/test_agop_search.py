@@ -115,6 +115,10 @@ def test_fast_rounds_score_like_plain_fits_through_every_factor_path(center):
     assert run.ranks[1] == 260 and 0 < run.ranks[-1] < 100
     plain = _plain_history(RFMClassifier, config, 5, X[:260], y[:260], X[260:], y[260:], "auc")
     np.testing.assert_allclose(run.scores, plain, atol=2e-4)
+    sketched = Trajectory.start(data, **vars(config))
+    sketched.advance(data, lambda Y, P: roc_auc(Y, P[:, 0]), rounds=6, early_stop_multiplier=NO_EARLY_STOP, sketch_rank=64)
+    assert sketched.ranks[1] == 64 and sketched.scores[0] == run.scores[0]
+    np.testing.assert_allclose(sketched.scores, plain, atol=0.02)  # an approximation, but a close one
 
 
 def test_fast_rounds_match_plain_fits_for_multiclass_and_regression():
@@ -184,6 +188,7 @@ def test_bad_input_is_rejected_with_a_clear_message(change, message):
         ({"max_iters": 2.5}, TypeError, "max_iters must be an integer"),
         ({"rungs": ((1, 1.5),)}, ValueError, r"rungs fraction must be in \(0, 1\]"),
         ({"rungs": "fast"}, ValueError, "rungs must be a non-empty sequence"),
+        ({"sketch_rank": 0}, ValueError, "sketch_rank must be >= 1"),
         ({"task": "multiclass"}, ValueError, "at least three classes"),
     ],
 )

@@ -3,16 +3,18 @@
 An RFM metric is ``M = AGOP / max(AGOP)`` (xrfm's ``l2_high_dim`` convention, ``agop_power=1``). Every
 gradient of the kernel predictor is ``M (z - x_i)`` summed over centres, so with ``M = F^T F`` the new
 AGOP is ``F^T (Gamma^T Gamma) F`` where ``Gamma`` (rows: points x outputs, columns: r) holds the
-predictor's gradients in the coordinates ``Z = X F^T``. Nothing of size d x d is ever formed:
+predictor's gradients in the coordinates ``Z = X F^T``. For wide data nothing d x d is formed:
 
 * round 0 (M = I) shares one distance matrix between all configurations;
 * the first AGOP is kept as the exact row factor ``F = Gamma`` (n x d);
 * later factors are compressed to their eigen-directions, dropping those below ``rtol`` times the largest
   eigenvalue. AGOP spectra collapse within two or three rounds, so r drops to a few dozen and a round
-  costs little more than its n x n ridge solve.
+  costs little more than its n x n ridge solve;
+* with few features (d <= ``MAX_SKETCH_RANK``) or many outputs the exact d x d eigen-factor is used.
 
-The compression is the only deviation from a plain fit; with the default ``rtol`` the squared distances
-move by at most ``rtol * max_eig * ||x - z||^2`` (tests check the scores against plain fits).
+Compression moves squared distances by at most ``rtol * max_eig * ||x - z||^2`` (tests check the scores
+against plain fits). The one deliberate approximation is opt-in: ``sketch_rank`` cuts round 0's AGOP
+to its top directions (see :func:`next_factor`).
 
 >>> import torch
 >>> X = torch.randn(60, 8, dtype=torch.float64); Y = (X[:, :1] > 0).double()
@@ -32,7 +34,8 @@ import torch
 from .kernels import SELF_EPS, Kernel, sq_distances
 from .solve import solve_kernel_system
 
-__all__ = ["KernelRound", "SearchData", "Trajectory", "compress_factor", "gradient_rows", "next_factor", "ridge_solve"]
+__all__ = ["KernelRound", "SearchData", "Trajectory", "compress_factor", "gradient_rows", "next_factor", "ridge_solve",
+           "truncate_factor"]
 
 # Relative eigenvalue cutoff when a metric factor is compressed.
 DEFAULT_RTOL = 1e-6
@@ -129,8 +132,10 @@ class Trajectory:
         rounds: int,
         early_stop_multiplier: float = 1.1,
         rtol: float = DEFAULT_RTOL,
+        sketch_rank: int | None = None,
     ) -> "Trajectory":
-        """Run rounds until ``rounds`` have been run or early stopping fires.
+        """Run rounds until ``rounds`` have been run or early stopping fires (``sketch_rank``: see
+        :func:`next_factor`).
 
         ``score(Y_val, predictions)`` must be higher-is-better. Early stopping follows xrfm: stop once a
         round scores below ``best / multiplier`` (above ``best * multiplier`` for negative scores).
@@ -141,7 +146,7 @@ class Trajectory:
         while self.rounds < rounds and not self.stopped:
             if self.coef is not None:
                 last = last or KernelRound.build(data, self.kernel, self.F)
-                self.F = next_factor(self.kernel, last, self.F, self.coef, self.center_grads, rtol)
+                self.F = next_factor(self.kernel, last, self.F, self.coef, self.center_grads, rtol, sketch_rank)
             last = self._solve_and_score(data, score)
             self.stopped = _worse(self.scores[-1], self.best_score, early_stop_multiplier)
         return self
@@ -204,9 +209,19 @@ def gradient_rows(kernel: Kernel, rnd: KernelRound, coef: torch.Tensor, center: 
 
 
 def next_factor(
-    kernel: Kernel, rnd: KernelRound, F: torch.Tensor | None, coef: torch.Tensor, center: bool, rtol: float
+    kernel: Kernel,
+    rnd: KernelRound,
+    F: torch.Tensor | None,
+    coef: torch.Tensor,
+    center: bool,
+    rtol: float,
+    sketch_rank: int | None = None,
 ) -> torch.Tensor:
-    """Factor of the next metric ``AGOP / max(AGOP)`` of the predictor ``coef`` under metric ``F^T F``."""
+    """Factor of the next metric ``AGOP / max(AGOP)`` of the predictor ``coef`` under metric ``F^T F``.
+
+    With ``sketch_rank``, round 0's nearly full-rank AGOP is cut to that many directions (the max entry
+    still comes from the exact AGOP): an approximation that makes round 1 about as cheap as later ones.
+    """
     rows = gradient_rows(kernel, rnd, coef, center)
     if F is None:
         factor = rows
@@ -221,6 +236,8 @@ def next_factor(
     if n_rows > d and (d <= MAX_SKETCH_RANK or n_rows > 2 * d):
         # Few features, or many outputs: the exact eigen-factor of the d x d metric is short and cheap.
         return _eigen_factor(factor.T @ factor, None, rtol)
+    if F is None and sketch_rank is not None and n_rows > sketch_rank:
+        return truncate_factor(factor, sketch_rank, rtol)
     if F is not None and n_rows > MAX_SKETCH_RANK:
         # Round 0's AGOP is nearly full rank; later ones collapse, so only they are worth sketching.
         return compress_factor(factor, rtol)
@@ -241,19 +258,40 @@ def compress_factor(F: torch.Tensor, rtol: float = DEFAULT_RTOL, generator: torc
     A randomised range finder on the rows of F proposes k directions (each k of ``SKETCH_RANKS`` in
     turn); they are accepted when the trace F misses outside them is at most ``rtol`` times the largest
     eigenvalue, which bounds the error of every squared distance by that fraction of ``||x - z||^2``.
-    The sketch runs in F's dtype; the acceptance test and the final factor are computed in float64.
     """
     gen = generator if generator is not None else torch.Generator(device=F.device).manual_seed(0)
     F64 = F.double()
     total = float(F64.square().sum())
     for k in SKETCH_RANKS:
-        sketch = torch.randn(F.shape[1], k + OVERSAMPLE, generator=gen, dtype=F.dtype, device=F.device)
-        for _ in range(POWER_ITERS + 1):
-            sketch = torch.linalg.qr(F.T @ (F @ sketch)).Q
-        basis = torch.linalg.qr(sketch.double()).Q
-        proj = F64 @ basis  # F restricted to the sketched directions
-        evals, evecs = torch.linalg.eigh(proj.T @ proj)
+        short, evals = _factor_in_basis(F64, _row_space_sketch(F, k, gen), rtol)
         if total - float(evals.sum()) <= rtol * float(evals[-1]):
-            keep = evals > rtol * evals[-1]
-            return ((evals[keep].sqrt() * evecs[:, keep]).T @ basis.T).to(F.dtype)
+            return short.to(F.dtype)
     return F
+
+
+def truncate_factor(F: torch.Tensor, rank: int, rtol: float = DEFAULT_RTOL, generator: torch.Generator | None = None) -> torch.Tensor:
+    """At most ``rank`` rows ``G`` with ``G^T G`` the best rank-``rank`` approximation of ``F^T F`` found by
+    a randomised range finder: an approximation whatever the spectrum, unlike :func:`compress_factor`."""
+    gen = generator if generator is not None else torch.Generator(device=F.device).manual_seed(0)
+    short, _ = _factor_in_basis(F.double(), _row_space_sketch(F, rank, gen), rtol)
+    return short[-rank:].to(F.dtype)
+
+
+def _row_space_sketch(F: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
+    """Orthonormal float64 basis (d, k + OVERSAMPLE) of F's dominant row space, by subspace iteration.
+
+    The iterations run in F's dtype; only the final orthonormalisation is float64.
+    """
+    sketch = torch.randn(F.shape[1], k + OVERSAMPLE, generator=gen, dtype=F.dtype, device=F.device)
+    for _ in range(POWER_ITERS + 1):
+        sketch = torch.linalg.qr(F.T @ (F @ sketch)).Q
+    return torch.linalg.qr(sketch.double()).Q
+
+
+def _factor_in_basis(F64: torch.Tensor, basis: torch.Tensor, rtol: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eigen-factor of F restricted to ``basis`` (rows by ascending eigenvalue, those below ``rtol`` times
+    the largest dropped) and all the restricted eigenvalues."""
+    proj = F64 @ basis
+    evals, evecs = torch.linalg.eigh(proj.T @ proj)
+    keep = evals > rtol * evals[-1]
+    return (evals[keep].sqrt() * evecs[:, keep]).T @ basis.T, evals
