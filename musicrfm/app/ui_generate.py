@@ -1,0 +1,106 @@
+"""The Generate tab: prompt and sampling, concept rows, the live strength plot, side-by-side renders.
+
+Concept rows live in a JSON list of job-file terms (shown, and the API's `terms` input): "Add concept"
+appends the row the form describes, after the job schema has checked it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gradio as gr
+
+from musicrfm.app.engine import AppEngine, CancelToken
+from musicrfm.app.errors import shown_errors
+from musicrfm.app.figures import strength_figure
+from musicrfm.app.generation import METRIC_HEADERS, render_clip
+from musicrfm.app.terms import FROM_FILE, SCHEDULE_CHOICES, SCHEDULE_EXAMPLES, GenerationSettings, concept_term, \
+    strength_curves
+from musicrfm.app.training import probe_targets
+
+
+def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.components.Component]:
+    """Lay out the tab inside the current Blocks and wire its events; returns the probe picker (others
+    refresh it)."""
+    with gr.Row():
+        prompt = gr.Textbox(label="Prompt", placeholder="calm piano melody", scale=3, elem_id="prompt")
+        duration = gr.Number(label="Duration (s)", value=2.0, minimum=0.1, maximum=engine.limits.max_duration_s)
+        seed = gr.Number(label="Seed", value=0, precision=0, minimum=0)
+    with gr.Accordion("Sampling and guidance", open=False):
+        with gr.Row():
+            top_k = gr.Number(label="top-k", value=250, precision=0, minimum=1)
+            temperature = gr.Number(label="Temperature", value=1.0, minimum=0.01)
+            guidance = gr.Number(label="Guidance scale (1 = off)", value=3.0, minimum=1.0)
+    with gr.Group():
+        gr.Markdown("### Concepts\nAdd any number of concepts; each adds strength x schedule x direction.")
+        with gr.Row():
+            probe = gr.Dropdown(label="Probe", choices=engine.library.list(), elem_id="concept-probe")
+            target = gr.Dropdown(label="Target", choices=[], allow_custom_value=True, elem_id="concept-target")
+            strength = gr.Number(label="Strength", value=0.5, elem_id="concept-strength")
+            layers = gr.Textbox(label="Layers", value="all", info="all, exponential, top_k: 3 or 0, 1, -1")
+        with gr.Row():
+            kind = gr.Dropdown(label="Schedule", choices=list(SCHEDULE_CHOICES), value="constant")
+            params = gr.Code(label="Schedule parameters (YAML)", value=SCHEDULE_EXAMPLES["constant"],
+                             language="yaml", lines=4)
+            schedule_file = gr.File(label="Schedule file", file_types=[".yaml", ".yml", ".json"], visible=False)
+        with gr.Row():
+            add = gr.Button("Add concept", elem_id="add-concept")
+            remove = gr.Button("Remove last")
+            clear = gr.Button("Clear")
+        terms = gr.JSON(label="Steering terms (job-file form)", value=[], elem_id="terms")
+    plot = gr.Plot(label="Strength over time", elem_id="strength-plot")
+    with gr.Row():
+        run = gr.Button("Generate", variant="primary", elem_id="generate")
+        stop = gr.Button("Stop", variant="stop")
+    with gr.Row():
+        plain_audio = gr.Audio(label="Unsteered", type="filepath", elem_id="unsteered-audio")
+        steered_audio = gr.Audio(label="Steered (same seed)", type="filepath", elem_id="steered-audio")
+    chroma = gr.Plot(label="Chromagram of the steered clip, schedule overlaid", elem_id="chroma-plot")
+    metrics = gr.Dataframe(headers=METRIC_HEADERS, label="Target accuracy", interactive=False)
+    downloads = gr.File(label="Downloads: audio and the job file for `musicrfm render`", file_count="multiple")
+    token = gr.State(CancelToken())
+
+    @shown_errors
+    def add_term(rows, probe_name, target_name, value, layer_text, kind_name, param_text, file):
+        term = concept_term(probe_name, target_name, value, layer_text, kind_name, param_text, file,
+                            max_schedule_bytes=engine.limits.max_schedule_bytes)
+        return [*(rows or []), term]
+
+    @shown_errors
+    def draw(model_name, seconds, rows):
+        return strength_figure(strength_curves(rows or [], seconds, engine.frame_rate(model_name)))
+
+    @shown_errors
+    def generate(model_name, text, seconds, seed_value, k, temp, scale, rows, stop_token,
+                 progress=gr.Progress()):
+        stop_token.reset()
+        settings = GenerationSettings(model=model_name, prompt=text or "", duration_s=seconds, seed=seed_value,
+                                      top_k=k, temperature=temp, guidance_scale=scale)
+        clip = render_clip(engine, settings, rows or [], stop_token, lambda f, desc: progress(f, desc=desc))
+        files = list(dict.fromkeys(str(p) for p in (clip.unsteered, clip.steered, clip.job_file)))
+        return str(clip.unsteered), str(clip.steered), clip.chroma, clip.metrics, files
+
+    def cancel(stop_token: CancelToken) -> None:
+        stop_token.cancel()
+        gr.Info("Stopping the generation")
+
+    add.click(add_term, [terms, probe, target, strength, layers, kind, params, schedule_file], terms, api_name="add_term")
+    remove.click(lambda rows: (rows or [])[:-1], terms, terms, api_name=False)
+    clear.click(lambda: [], None, terms, api_name=False)
+    gr.on([terms.change, duration.change, model.change], draw, [model, duration, terms], plot,
+          api_name="strength_plot")
+    kind.change(_schedule_form, kind, [params, schedule_file], api_name=False)
+    probe.change(shown_errors(lambda name: gr.update(choices=probe_targets(engine, name) if name else [], value=None)),
+                 probe, target, api_name=False)
+    event = run.click(generate, [model, prompt, duration, seed, top_k, temperature, guidance, terms, token],
+                      [plain_audio, steered_audio, chroma, metrics, downloads], api_name="generate",
+                      concurrency_limit=4)
+    stop.click(cancel, token, None, cancels=[event], api_name=False)
+    return {"probe": probe}
+
+
+def _schedule_form(kind: str) -> tuple[Any, Any]:
+    """The parameters box (with the kind's example) or the file upload, whichever the kind needs."""
+    from_file = kind == FROM_FILE
+    return (gr.update(value=SCHEDULE_EXAMPLES.get(kind, ""), visible=not from_file),
+            gr.update(visible=from_file))
