@@ -90,6 +90,7 @@ def test_progress_reports_every_layer():
         ({"k": 6}, "k must be an integer"),
         ({"activations": np.zeros((10, 5))}, "activations must be"),
         ({"activations": np.full((20, 1, 5), np.nan)}, "NaN"),
+        ({"activations": np.ones((20, 2, 5))}, r"layer positions \[0, 1\] are identical"),
         ({"search": {"n_trials": 3}}, "unknown setting"),
         ({"search": {"task": "regression"}}, "conflicts"),
         ({"search": "fast"}, "search must be"),

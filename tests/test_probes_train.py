@@ -3,6 +3,7 @@ activation cache, bundles of trained probes, the probe -> steering path and arch
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 
 import numpy as np
@@ -11,7 +12,7 @@ import torch
 
 import musicrfm.probes
 import musicrfm.probes.activations as activations
-from musicrfm.data import make_dataset
+from musicrfm.data import ConceptDataset, make_dataset
 from musicrfm.models import MusicGen, load_musicgen
 from musicrfm.models.tiny import tiny_musicgen
 from musicrfm.probes import ConceptProbe, default_cache_dir, extract_activations, train_probe
@@ -29,10 +30,20 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
+def live_codec(model):
+    """`model` with small random codebooks: the tiny codec's are all zero, so every clip would encode to
+    code 0 and every clip's activations would be the same."""
+    gen = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for layer in model.audio_encoder.quantizer.layers:
+            layer.codebook.embed.copy_(0.01 * torch.randn(layer.codebook.embed.shape, generator=gen))
+    return model
+
+
 @pytest.fixture(scope="module")
 def mg(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_model")
-    tiny_musicgen(seed=0).save_pretrained(folder)
+    live_codec(tiny_musicgen(seed=0)).save_pretrained(folder)
     return load_musicgen(folder, device="cpu")
 
 
@@ -80,7 +91,7 @@ def test_second_probe_on_the_same_clips_skips_extraction(mg, notes, trained, mon
     with pytest.raises(AssertionError, match="cached"):
         train_probe(mg, notes, target="C", search=SEARCH, cache=False)  # proves the patch is in effect
     with pytest.raises(AssertionError, match="cached"):  # other weights of the same architecture: no false hit
-        train_probe(tiny_musicgen(seed=1), notes, target="C", search=SEARCH, cache_dir=cache)
+        train_probe(live_codec(tiny_musicgen(seed=1)), notes, target="C", search=SEARCH, cache_dir=cache)
     with pytest.raises(AssertionError, match="cached"):  # other layers are another entry
         train_probe(mg, notes, target="C", layers=[-1], search=SEARCH, cache_dir=cache)
 
@@ -92,12 +103,22 @@ def test_a_damaged_cache_entry_is_extracted_again(mg, notes, tmp_path):
     np.testing.assert_array_equal(extract_activations(mg, notes, layers=(1,), cache_dir=tmp_path), first)
 
 
-def test_regression_probe_on_tempo(mg, tmp_path):
-    tempo = make_dataset("tempo", n_per_class=3, duration_s=1.0, backend="numpy", sample_rate=16000)
-    probe = train_probe(mg, tempo, layers=[-1], search=SEARCH, k=1, cache_dir=tmp_path)
+def pitch_height(notes: ConceptDataset) -> ConceptDataset:
+    """A regression dataset over the notes' audio: target = MIDI pitch. (The tiny codec maps every click
+    track of the tempo concept to the same codes, so tempo cannot exercise the regression path here.)"""
+    pitches = [float(m.pitches.split()[0]) for m in notes.metadata]
+    middle = float(np.median(pitches))
+    meta = [dataclasses.replace(m, concept="pitch", label="low" if p < middle else "high", target=p)
+            for m, p in zip(notes.metadata, pitches)]
+    return ConceptDataset(notes.audio, meta, sample_rate=notes.sample_rate, concept="pitch", classes=("low", "high"),
+                          task="regression")
+
+
+def test_regression_probe(mg, notes, tmp_path):
+    probe = train_probe(mg, pitch_height(notes), layers=[-1], search=SEARCH, k=1, cache_dir=tmp_path)
     assert (probe.task, probe.classes, probe.target, probe.metric) == ("regression", (), None, "r2")
     assert probe.layers == (1,) and probe.vectors.shape == (1, 1, 1, 32)
-    assert np.isfinite(probe.val_scores).all() and probe.dataset["concept"] == "tempo"
+    assert np.isfinite(probe.val_scores).all() and probe.dataset["concept"] == "pitch"
 
 
 def test_trained_probe_round_trips_bitwise(trained, tmp_path):

@@ -100,6 +100,10 @@ def fit_layers(
     template = make_search(search, task, seed)
     if task == "regression":
         y = _standardise(np.asarray(y, dtype=np.float64), parts[0])
+    constant = [layer for layer in range(X.shape[1]) if np.ptp(X[parts[0], layer], axis=0).max() == 0]
+    if constant:
+        raise ValueError(f"activations of layer positions {constant} are identical for every training clip, so no "
+                         "probe can learn there (does the model's codec map all clips to the same codes?)")
     fits = []
     for layer in range(X.shape[1]):
         fits.append(fit_layer(np.ascontiguousarray(X[:, layer]), y, parts, search=template, k=k))
