@@ -54,6 +54,8 @@ def test_round_trip_is_exact(tmp_path, task):
 
 def test_directions_and_weights_follow_the_stored_tensors_and_scores():
     probe = make_probe("multiclass")
+    assert repr(probe) == ("ConceptProbe(concept='notes', task='multiclass', classes=3, layers=3, k=2, d=8, "
+                           "model='toy', best layer 2 (accuracy val 0.900, test 0.850))")
     d = probe.direction("D", component=1)
     assert d.layers == (0, 2, 3) and torch.equal(d.vectors[2], probe.vectors[1, 1, 1])
     assert probe.layer_weights("top_k", top_k=1).resolve(probe.layers) == {2: 1.0}

@@ -79,6 +79,13 @@ class ConceptProbe:
         if not isinstance(self.pooling, str) or not isinstance(self.delay_pattern, bool):
             raise TypeError("pooling must be a str and delay_pattern a bool")
 
+    def __repr__(self) -> str:
+        best = max(range(len(self.layers)), key=lambda i: self.val_scores[i])
+        what = f"target={self.target!r}" if self.target else f"classes={len(self.classes)}" if self.classes else "regression"
+        return (f"ConceptProbe(concept={self.concept!r}, task={self.task!r}, {what}, layers={len(self.layers)}, "
+                f"k={self.n_components}, d={self.hidden_size}, model={self.model['name']!r}, best layer "
+                f"{self.layers[best]} ({self.metric} val {self.val_scores[best]:.3f}, test {self.test_scores[best]:.3f}))")
+
     @property
     def n_components(self) -> int:
         """Directions k per layer and set."""
