@@ -24,14 +24,8 @@ import time
 from contextlib import ExitStack, contextmanager, nullcontext
 
 import torch
-from transformers import (
-    EncodecConfig,
-    MusicgenConfig,
-    MusicgenDecoderConfig,
-    MusicgenForConditionalGeneration,
-    T5Config,
-)
 
+from musicrfm.models.presets import random_musicgen
 from musicrfm.steering import (
     ExponentialDecay,
     LayerWeights,
@@ -42,24 +36,6 @@ from musicrfm.steering import (
 )
 
 LAYERS, WIDTH, GUIDANCE = 24, 1024, 3.0
-
-
-def small_musicgen() -> MusicgenForConditionalGeneration:
-    """MusicGen-small's architecture with random weights (configs written out, nothing downloaded)."""
-    text = T5Config(vocab_size=32128, d_model=768, d_kv=64, d_ff=3072, num_layers=12, num_heads=12,
-                    decoder_start_token_id=0, pad_token_id=0)
-    codec = EncodecConfig(sampling_rate=32000, audio_channels=1, hidden_size=128, num_filters=64,
-                          num_residual_layers=1, upsampling_ratios=[8, 5, 4, 4], codebook_size=2048,
-                          num_lstm_layers=2, target_bandwidths=[2.2], use_causal_conv=False, normalize=False)
-    decoder = MusicgenDecoderConfig(vocab_size=2048, hidden_size=WIDTH, num_hidden_layers=LAYERS,
-                                    num_attention_heads=16, ffn_dim=4096, num_codebooks=4,
-                                    max_position_embeddings=2048, pad_token_id=2048, bos_token_id=2048,
-                                    decoder_start_token_id=2048)
-    torch.manual_seed(0)
-    model = MusicgenForConditionalGeneration(MusicgenConfig(text_encoder=text, audio_encoder=codec, decoder=decoder))
-    for key in ("pad_token_id", "decoder_start_token_id", "bos_token_id"):
-        setattr(model.generation_config, key, 2048)
-    return model.eval()
 
 
 def unit_rows(matrix: torch.Tensor) -> torch.Tensor:
@@ -145,7 +121,7 @@ def main() -> None:
     args = parser.parse_args()
     seconds, rounds = (0.2, 2) if args.quick else (args.seconds, args.rounds)
     torch.set_num_threads(args.threads)
-    model = small_musicgen().to(args.device)
+    model = random_musicgen("small", device=args.device)
     tokens = round(50 * seconds) + 3  # 50 frames/s plus the codebook delay
     plan = concept_plan(seconds)
     ids = torch.randint(0, 32128, (1, 8), generator=torch.Generator().manual_seed(3)).to(args.device)
