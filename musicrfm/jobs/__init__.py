@@ -12,12 +12,12 @@ from musicrfm.jobs.grid import JobItem, batches, expand, item_id, parse_shard, s
 from musicrfm.jobs.io import load_job
 from musicrfm.jobs.manifest import Manifest, read_manifest
 from musicrfm.jobs.metrics import measure_audio
-from musicrfm.jobs.plans import LoadedProbe, build_plan, load_probes, measures
-from musicrfm.jobs.render import RenderReport, render_job
+from musicrfm.jobs.plans import LoadedProbe, build_plan, check_probes, load_probes, measures
+from musicrfm.jobs.render import RenderReport, generate_batch, render_job
 from musicrfm.jobs.spec import JobSpec, LayerRule, Sampling, TermSpec, parse_job
 
 __all__ = [
     "JobError", "JobItem", "JobSpec", "LayerRule", "LoadedProbe", "Manifest", "RenderReport", "Sampling", "TermSpec",
-    "batches", "build_plan", "expand", "item_id", "load_job", "load_probes", "measure_audio", "measures",
+    "batches", "build_plan", "check_probes", "expand", "generate_batch", "item_id", "load_job", "load_probes", "measure_audio", "measures",
     "parse_job", "parse_shard", "read_manifest", "render_job", "shard",
 ]

@@ -51,9 +51,14 @@ def _parse(text: str, file: Path) -> object:
             return json.loads(text)
         except json.JSONDecodeError as error:
             raise JobError(f"{file}: not valid JSON: {error.msg} at line {error.lineno}") from error
+    return parse_yaml(text, str(file))
+
+
+def parse_yaml(text: str, where: str) -> object:
+    """YAML text as plain data (safe loader, 1e-5 read as a number); errors name `where` and the line."""
     try:
         return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as error:
         mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise JobError(f"{file}: not valid YAML: {getattr(error, 'problem', None) or 'unreadable'}{where}") from error
+        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        raise JobError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or 'unreadable'}{at}") from error

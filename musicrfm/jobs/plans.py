@@ -69,10 +69,11 @@ def load_probes(job: JobSpec, library: ProbeLibrary | None = None) -> dict[str, 
     """Load every probe the job names (library: `library`, else the job's `probes:` folder, else the default)."""
     if library is None:
         library = ProbeLibrary(job.probes)
-    return {ref: _load(ref, job.base_dir, library) for ref in probe_refs(job)}
+    return {ref: load_probe(ref, job.base_dir, library) for ref in probe_refs(job)}
 
 
-def _load(ref: str, base_dir: Path, library: ProbeLibrary) -> LoadedProbe:
+def load_probe(ref: str, base_dir: Path, library: ProbeLibrary) -> LoadedProbe:
+    """The bundle folder `ref` (relative to `base_dir`) if there is one, else the library's probe `ref`."""
     path = Path(ref).expanduser()
     path = path if path.is_absolute() else base_dir / path
     if not is_bundle(path):

@@ -34,7 +34,7 @@ from musicrfm.jobs.plans import LoadedProbe, build_plan, check_probes, load_prob
 from musicrfm.jobs.spec import JobSpec
 from musicrfm.models import MusicGen, write_audio
 from musicrfm.probes import ProbeLibrary
-from musicrfm.steering import generate
+from musicrfm.steering import Generation, generate
 
 AUDIO_DIR = "audio"
 Progress = Callable[[int, int], None]
@@ -81,6 +81,21 @@ def render_job(job: JobSpec, model: MusicGen, out_dir: str | os.PathLike, *, lib
     return RenderReport(out, manifest.path, total, count - finished, finished, time.perf_counter() - started)
 
 
+def generate_batch(job: JobSpec, model: MusicGen, group: Sequence[JobItem],
+                   probes: Mapping[str, LoadedProbe]) -> Generation:
+    """Generate the items of one batch (equal `batch_key`, one row per prompt) in one seeded call."""
+    first = group[0]
+    if any(item.batch_key() != first.batch_key() for item in group):
+        raise ValueError("a batch must hold items that differ only in their prompt")
+    text = model.tokenize([item.prompt for item in group])
+    return generate(
+        model, build_plan(job, first.strengths, seed=first.seed, probes=probes),
+        input_ids=text["input_ids"], attention_mask=text["attention_mask"], duration_s=job.duration_s,
+        seed=first.seed, guidance_scale=first.guidance_scale, window_s=job.window_s, context_s=job.context_s,
+        top_k=first.top_k, temperature=first.temperature,
+    )
+
+
 def _check_resume(out: Path, probes: Mapping[str, LoadedProbe]) -> None:
     """Refuse to mix renders made with different probe bundles under one reference in one folder."""
     current = {ref: p.sha256 for ref, p in probes.items()}
@@ -102,15 +117,8 @@ class _BatchRenderer:
 
     def render(self, group: Sequence[JobItem], todo: Sequence[JobItem]):
         """Generate `group` together (its batch-mates shape its random stream); yield each `todo` item written."""
-        first = group[0]
         started = time.perf_counter()
-        text = self.model.tokenize([item.prompt for item in group])
-        result = generate(
-            self.model, build_plan(self.job, first.strengths, seed=first.seed, probes=self.probes),
-            input_ids=text["input_ids"], attention_mask=text["attention_mask"], duration_s=self.job.duration_s,
-            seed=first.seed, guidance_scale=first.guidance_scale, window_s=self.job.window_s,
-            context_s=self.job.context_s, top_k=first.top_k, temperature=first.temperature,
-        )
+        result = generate_batch(self.job, self.model, group, self.probes)
         seconds = time.perf_counter() - started
         for item in todo:
             row = group.index(item)
