@@ -23,6 +23,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
@@ -152,7 +153,7 @@ class ConceptProbe:
         with SteeringPlan((self.term(strength, **term_options),)).apply(model) as bound:
             yield bound
 
-    def save(self, path: str | os.PathLike) -> os.PathLike:
+    def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle folder `path` (directions.safetensors + probe.json) atomically."""
         from musicrfm.probes.bundle import save_bundle
 
