@@ -1,5 +1,6 @@
 """The musicrfm command line end to end on a tiny MusicGen saved to disk and tiny probe bundles."""
 
+import importlib.util
 import json
 
 import pytest
@@ -56,10 +57,14 @@ def test_top_level_help_documents_exit_codes(capsys):
     assert "exit codes: 0 ok, 1 runtime failure, 2 usage or validation error, 130 interrupted" in capsys.readouterr().out
 
 
-def test_delegated_commands_appear_only_when_their_module_exists():
+def test_delegated_commands_appear_only_when_their_module_exists(capsys):
     choices = build_parser()._subparsers._group_actions[0].choices
-    import importlib.util
     assert ("demo" in choices) == (importlib.util.find_spec("musicrfm.toy.demo") is not None)
+    assert ("app" in choices) == (importlib.util.find_spec("musicrfm.app.launch") is not None)
+    if "app" in choices:  # options after the command reach the app's own parser untouched
+        with pytest.raises(SystemExit) as exit_info:
+            main(["--quiet", "app", "--port", "0"])
+        assert exit_info.value.code == 2 and "--port must lie in 1..65535" in capsys.readouterr().err
 
 
 def test_probe_list_and_show(setup, capsys):

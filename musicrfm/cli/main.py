@@ -39,7 +39,7 @@ exit codes: 0 ok, 1 runtime failure, 2 usage or validation error, 130 interrupte
 # Commands owned by other parts of musicrfm; offered only where their module is installed.
 DELEGATES = {
     "demo": ("musicrfm.toy.demo", "main", "offline end-to-end demo on the toy model (trains, steers, measures)"),
-    "app": ("apps.app", "main", "the Gradio app: steered generation, probe training, the AGOP lab"),
+    "app": ("musicrfm.app.launch", "main", "the Gradio app: steered generation, probe training, the AGOP lab"),
 }
 
 
@@ -77,10 +77,24 @@ def build_parser() -> argparse.ArgumentParser:
         module.register(commands, common)
     for name, (module, function, summary) in DELEGATES.items():
         if _installed(module):
-            sub = commands.add_parser(name, help=summary, description=summary, parents=[common])
-            sub.add_argument("args", nargs=argparse.REMAINDER, help=f"passed on to {module}:{function}")
-            sub.set_defaults(run=_delegate(module, function))
+            sub = commands.add_parser(name, help=summary, description=f"{summary}; every option after '{name}' "
+                                      f"goes to {module}.{function} ('musicrfm {name} --help' shows them)")
+            sub.set_defaults(run=_delegate(module, function), args=[])
     return parser
+
+
+def _split_delegated(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str] | None]:
+    """(our arguments, the delegated command's own) when argv names a delegated command, else (argv, None)."""
+    choices = parser._subparsers._group_actions[0].choices  # noqa: SLF001 - argparse has no public accessor
+    takes_value = {"--device", "--seed", "--probes"}
+    i = 0
+    while i < len(argv):
+        if argv[i] in DELEGATES and argv[i] in choices:
+            return argv[: i + 1], argv[i + 1 :]
+        if not argv[i].startswith("-"):
+            return argv, None  # another command comes first
+        i += 2 if argv[i] in takes_value else 1
+    return argv, None
 
 
 def _installed(module: str) -> bool:
@@ -98,7 +112,12 @@ def _delegate(module: str, function: str):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run one command; returns the exit code (0 ok, 1 failure, 2 usage/validation error, 130 interrupted)."""
-    args = build_parser().parse_args(argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    ours, passed = _split_delegated(argv, parser)
+    args = parser.parse_args(ours)
+    if passed is not None:
+        args.args = passed
     ctx = Context(device=args.device, seed=args.seed, quiet=args.quiet, json=args.json, debug=args.debug,
                   probes=args.probes)
     if ctx.quiet or ctx.json:
