@@ -12,7 +12,8 @@ import torch
 from musicrfm.agop import RFMClassifier, RFMRegressor
 from musicrfm.agop.metrics import accuracy, mse, roc_auc
 from musicrfm.agop.search import RFMSearch, SearchConfig, sample_configs
-from musicrfm.agop.search_math import SearchData, Trajectory, compress_factor, ridge_solve
+from musicrfm.agop import Kernel
+from musicrfm.agop.search_math import SearchData, Trajectory, compress_factor, laplace_values, log_sq, ridge_solve
 
 NO_EARLY_STOP = 1e12
 
@@ -145,6 +146,13 @@ def test_compress_factor_keeps_the_metric_and_refuses_full_rank():
     torch.testing.assert_close(short.T @ short, low.T @ low, rtol=1e-8, atol=1e-8)
     full = torch.randn(300, 250, generator=gen, dtype=torch.float64)
     assert compress_factor(full, rtol=1e-6) is full
+
+
+@pytest.mark.parametrize("exponent", [0.7, 1.0, 1.4])
+def test_laplace_values_from_log_distances_match_the_kernel(exponent):
+    d2 = torch.cat([torch.zeros(1), torch.logspace(-6, 4, 200, dtype=torch.float64)])
+    kern = Kernel("laplace", bandwidth=7.5, exponent=exponent)
+    torch.testing.assert_close(laplace_values(kern, log_sq(d2)), kern.from_sq_distances(d2), rtol=1e-12, atol=1e-15)
 
 
 def test_ridge_solve_escalates_to_float64_when_float32_cholesky_fails():

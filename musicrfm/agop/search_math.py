@@ -26,12 +26,13 @@ to its top directions (see :func:`next_factor`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 
-from .kernels import SELF_EPS, Kernel, sq_distances
+from .kernels import Kernel, sq_distances
 from .solve import solve_kernel_system
 
 __all__ = ["KernelRound", "SearchData", "Trajectory", "compress_factor", "gradient_rows", "next_factor", "ridge_solve",
@@ -43,24 +44,24 @@ DEFAULT_RTOL = 1e-6
 SKETCH_RANKS = (48, 192)
 MAX_SKETCH_RANK = SKETCH_RANKS[-1]
 # Extra random directions beyond the rank being tested, and subspace (power) iterations per try.
-OVERSAMPLE, POWER_ITERS = 16, 2
+OVERSAMPLE, POWER_ITERS = 16, 1
 
 
 @dataclass(frozen=True, eq=False)
 class SearchData:
     """Training and validation data, centred by the training mean (kernel distances do not see it).
 
-    ``d2``/``near``/``d2_val`` are the round-0 (identity metric) squared distances and coincidence mask,
-    shared by all configurations.
+    ``log_d2``/``near``/``log_d2_val`` are the round-0 (identity metric) log squared distances and
+    coincidence mask, shared by all configurations.
     """
 
     X: torch.Tensor
     Y: torch.Tensor
     X_val: torch.Tensor
     Y_val: torch.Tensor
-    d2: torch.Tensor
+    log_d2: torch.Tensor
     near: torch.Tensor
-    d2_val: torch.Tensor
+    log_d2_val: torch.Tensor
 
     @classmethod
     def build(cls, X: torch.Tensor, Y: torch.Tensor, X_val: torch.Tensor, Y_val: torch.Tensor) -> "SearchData":
@@ -68,25 +69,26 @@ class SearchData:
         mean = X.mean(0, keepdim=True)
         Xc, Xv = X - mean, X_val - mean
         d2, near = sq_distances(Xc, Xc, with_mask=True)
-        return cls(Xc, Y, Xv, Y_val, d2, near, sq_distances(Xv, Xc))
+        return cls(Xc, Y, Xv, Y_val, log_sq(d2), near, log_sq(sq_distances(Xv, Xc)))
 
 
 @dataclass(frozen=True, eq=False)
 class KernelRound:
-    """One round's training coordinates ``Z = X F^T``, squared distances, coincidence mask and kernel."""
+    """One round's training coordinates ``Z = X F^T``, log squared distances, coincidence mask and kernel."""
 
     Z: torch.Tensor
-    d2: torch.Tensor
+    log_d2: torch.Tensor
     near: torch.Tensor
     K: torch.Tensor
 
     @classmethod
     def build(cls, data: SearchData, kernel: Kernel, F: torch.Tensor | None) -> "KernelRound":
         if F is None:
-            return cls(data.X, data.d2, data.near, kernel.from_sq_distances(data.d2))
+            return cls(data.X, data.log_d2, data.near, laplace_values(kernel, data.log_d2))
         Z = data.X @ F.T
         d2, near = sq_distances(Z, Z, with_mask=True)
-        return cls(Z, d2, near, kernel.from_sq_distances(d2))
+        log_d2 = log_sq(d2)
+        return cls(Z, log_d2, near, laplace_values(kernel, log_d2))
 
 
 @dataclass
@@ -154,9 +156,9 @@ class Trajectory:
     def _solve_and_score(self, data: SearchData, score: Callable[[torch.Tensor, torch.Tensor], float]) -> KernelRound:
         rnd = KernelRound.build(data, self.kernel, self.F)
         if self.F is None:
-            K_val = self.kernel.from_sq_distances(data.d2_val)
+            K_val = laplace_values(self.kernel, data.log_d2_val)
         else:
-            K_val = self.kernel.matrix(data.X_val @ self.F.T, rnd.Z)
+            K_val = laplace_values(self.kernel, log_sq(sq_distances(data.X_val @ self.F.T, rnd.Z)))
         coef = ridge_solve(rnd.K, data.Y, self.reg)
         self.scores.append(score(data.Y_val, K_val @ coef))
         self.ranks.append(0 if self.F is None else self.F.shape[0])
@@ -170,6 +172,26 @@ class Trajectory:
         if self.best_F is None:
             return torch.eye(d, dtype=self.best_coef.dtype, device=self.best_coef.device)
         return self.best_F.T @ self.best_F
+
+
+def log_sq(d2: torch.Tensor) -> torch.Tensor:
+    """``log`` of squared distances, floored at the dtype's smallest normal number so that it stays finite.
+
+    Coincident pairs thus get kernel value 1 to working precision; their gradient weights overflow and
+    are zeroed by the coincidence mask, which covers every squared distance below ``kernels.SELF_EPS ** 2``.
+    """
+    return d2.clamp(min=torch.finfo(d2.dtype).tiny).log_()
+
+
+def laplace_values(kernel: Kernel, log_d2: torch.Tensor) -> torch.Tensor:
+    """``Kernel.from_sq_distances`` for the Laplace kernel, from log squared distances.
+
+    ``(d2 / L^2)^(q/2)`` as ``exp((q/2) log d2 - q log L)``: one log per round is shared by the kernel and
+    its gradient weights (and, at round 0, by every configuration), where ``pow`` would cost three times
+    an ``exp`` each time.
+    """
+    q = kernel.exponent
+    return log_d2.mul(q / 2).sub_(q * math.log(kernel.bandwidth)).exp_().neg_().exp_()
 
 
 def ridge_solve(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.Tensor:
@@ -196,10 +218,10 @@ def gradient_rows(kernel: Kernel, rnd: KernelRound, coef: torch.Tensor, center: 
     """Gradients of each output of ``K @ coef`` at the training points, in Z coordinates: (c * n, r).
 
     Same formula as :meth:`Kernel.gradients` (coincident pairs dropped), but from the round's cached
-    distances and kernel values instead of recomputing them.
+    log distances and kernel values instead of recomputing them.
     """
     q, bw = kernel.exponent, kernel.bandwidth
-    W = rnd.K * rnd.d2.clamp(min=SELF_EPS**2).pow((q - 2) / 2) * (-q / bw**q)
+    W = rnd.log_d2.mul((q - 2) / 2).exp_().mul_(rnd.K).mul_(-q / bw**q)
     W.masked_fill_(rnd.near, 0.0)  # symmetric: W^T = W below
     rows = []
     for a in coef.T:
@@ -273,8 +295,8 @@ def truncate_factor(F: torch.Tensor, rank: int, rtol: float = DEFAULT_RTOL, gene
     """At most ``rank`` rows ``G`` with ``G^T G`` the best rank-``rank`` approximation of ``F^T F`` found by
     a randomised range finder: an approximation whatever the spectrum, unlike :func:`compress_factor`."""
     gen = generator if generator is not None else torch.Generator(device=F.device).manual_seed(0)
-    short, _ = _factor_in_basis(F.double(), _row_space_sketch(F, rank, gen), rtol)
-    return short[-rank:].to(F.dtype)
+    short, _ = _factor_in_basis(F, _row_space_sketch(F, rank, gen).to(F.dtype), rtol)
+    return short[-rank:]
 
 
 def _row_space_sketch(F: torch.Tensor, k: int, gen: torch.Generator) -> torch.Tensor:
@@ -288,10 +310,10 @@ def _row_space_sketch(F: torch.Tensor, k: int, gen: torch.Generator) -> torch.Te
     return torch.linalg.qr(sketch.double()).Q
 
 
-def _factor_in_basis(F64: torch.Tensor, basis: torch.Tensor, rtol: float) -> tuple[torch.Tensor, torch.Tensor]:
+def _factor_in_basis(F: torch.Tensor, basis: torch.Tensor, rtol: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Eigen-factor of F restricted to ``basis`` (rows by ascending eigenvalue, those below ``rtol`` times
-    the largest dropped) and all the restricted eigenvalues."""
-    proj = F64 @ basis
-    evals, evecs = torch.linalg.eigh(proj.T @ proj)
+    the largest dropped) and all the restricted eigenvalues (float64), in the dtype of F and basis."""
+    proj = F @ basis
+    evals, evecs = torch.linalg.eigh((proj.T @ proj).double())
     keep = evals > rtol * evals[-1]
-    return (evals[keep].sqrt() * evecs[:, keep]).T @ basis.T, evals
+    return ((evals[keep].sqrt() * evecs[:, keep]).T.to(F.dtype)) @ basis.T, evals
