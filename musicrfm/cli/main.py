@@ -1,7 +1,5 @@
 """The `musicrfm` command line: one entry point, one subcommand per task.
 
->>> main(["--quiet", "render", "schedules/ramp_in.yaml", "--dry-run", "--json"]) == 0  # doctest: +SKIP
-True
 >>> sorted(build_parser()._subparsers._group_actions[0].choices)[:4]
 ['dataset', 'detect', 'evaluate', 'generate']
 """
