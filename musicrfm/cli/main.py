@@ -1,7 +1,8 @@
 """The `musicrfm` command line: one entry point, one subcommand per task.
 
->>> sorted(build_parser()._subparsers._group_actions[0].choices)[:4]
-['dataset', 'detect', 'evaluate', 'generate']
+>>> args = build_parser().parse_args(["render", "jobs.yaml", "--out", "renders", "--shard", "2/4", "--json"])
+>>> args.command, args.shard, args.json
+('render', '2/4', True)
 """
 
 from __future__ import annotations
