@@ -18,6 +18,8 @@ from transformers import (
     T5Config,
 )
 
+from musicrfm.models.tiny import seeded_model
+
 # (hidden size, layers, attention heads) of the released decoders; the FFN is 4x the width.
 DECODER_SIZES: dict[str, tuple[int, int, int]] = {
     "small": (1024, 24, 16),
@@ -48,10 +50,5 @@ def random_musicgen(
     size: str = "small", *, seed: int = 0, device: str | torch.device = "cpu", dtype: torch.dtype = torch.float32
 ) -> MusicgenForConditionalGeneration:
     """A randomly initialised MusicGen of the released `size`, in eval mode, deterministic for `seed`."""
-    config = musicgen_config(size)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        model = MusicgenForConditionalGeneration(config)
-    for key in ("pad_token_id", "decoder_start_token_id", "bos_token_id"):
-        setattr(model.generation_config, key, _CODEBOOK_SIZE)
+    model = seeded_model(MusicgenForConditionalGeneration, musicgen_config(size), seed)
     return model.to(device, dtype).eval()

@@ -58,7 +58,6 @@ def _tiny_parts(hidden_size: int, num_layers: int, codebook_size: int, frame_rat
     )
     return text, codec, decoder
 
-
 def tiny_musicgen_config(
     *,
     hidden_size: int = 32,
@@ -87,21 +86,47 @@ def tiny_musicgen_melody_config(
     return MusicgenMelodyConfig(text_encoder=text, audio_encoder=codec, decoder=decoder, chroma_length=8)
 
 
-def _seeded_model(model_class, config, seed: int):
+def seeded_model(model_class, config, seed: int):
+    """`model_class(config)` with weights drawn from `seed`, in eval mode, generation ids set from the config.
+
+    transformers initialises EnCodec's codebooks to zero, which encodes every clip to code 0; here they are
+    drawn from the codec's own encoder frames (`_codebooks_from_tones`), so that different audio gets
+    different codes, as with a trained codec.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         model = model_class(config)
+    _codebooks_from_tones(model.audio_encoder, seed)
     model.generation_config.pad_token_id = config.decoder.pad_token_id
     model.generation_config.decoder_start_token_id = config.decoder.decoder_start_token_id
     model.generation_config.bos_token_id = config.decoder.bos_token_id
     return model.eval()
 
 
+@torch.no_grad()
+def _codebooks_from_tones(codec, seed: int, seconds: float = 0.2) -> None:
+    """Fill each residual codebook with encoder frames of sine tones over four octaves (one k-means seeding
+    step, as EnCodec's training starts), level by level on the residual left by the previous levels. Its own
+    generator keeps the codebooks a function of the codec and `seed` alone: a stereo model gets its mono
+    twin's codebooks."""
+    generator = torch.Generator().manual_seed(seed)
+    rate = codec.config.sampling_rate
+    time = torch.arange(int(seconds * rate)) / rate
+    pitches = 55.0 * 2.0 ** (torch.arange(48) / 12)
+    tones = torch.sin(2 * math.pi * pitches[:, None] * time) * (0.1 + 0.9 * torch.rand(48, 1, generator=generator))
+    frames = codec.encoder(tones[:, None, :].expand(-1, codec.config.audio_channels, -1))
+    residual = frames.transpose(1, 2).reshape(-1, frames.shape[1])
+    for level in codec.quantizer.layers:
+        picks = torch.randint(len(residual), (level.codebook.codebook_size,), generator=generator)
+        level.codebook.embed.copy_(residual[picks])
+        residual = residual - level.codebook.decode(level.codebook.encode(residual))
+
+
 def tiny_musicgen(*, seed: int = 0, **config_kwargs) -> MusicgenForConditionalGeneration:
     """A randomly initialised tiny MusicGen in eval mode, deterministic for a given seed."""
-    return _seeded_model(MusicgenForConditionalGeneration, tiny_musicgen_config(**config_kwargs), seed)
+    return seeded_model(MusicgenForConditionalGeneration, tiny_musicgen_config(**config_kwargs), seed)
 
 
 def tiny_musicgen_melody(*, seed: int = 0, **config_kwargs) -> MusicgenMelodyForConditionalGeneration:
     """A randomly initialised tiny MusicGen-melody in eval mode, deterministic for a given seed."""
-    return _seeded_model(MusicgenMelodyForConditionalGeneration, tiny_musicgen_melody_config(**config_kwargs), seed)
+    return seeded_model(MusicgenMelodyForConditionalGeneration, tiny_musicgen_melody_config(**config_kwargs), seed)
