@@ -21,8 +21,11 @@ def set_threads(n: int) -> None:
     torch.set_num_threads(n)
 
 
-def timed(fn: Callable[[], Any], repeats: int = 1) -> tuple[Any, float]:
-    """Run ``fn`` ``repeats`` times; return the last result and the median wall time in seconds."""
+def timed(fn: Callable[[], Any], repeats: int = 1, warmup: bool = False) -> tuple[Any, float]:
+    """Run ``fn`` ``repeats`` times (after one untimed run with ``warmup``, which absorbs first-call costs
+    such as lazy imports); return the last result and the median wall time in seconds."""
+    if warmup:
+        fn()
     times, out = [], None
     for _ in range(repeats):
         start = time.perf_counter()

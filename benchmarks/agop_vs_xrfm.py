@@ -65,7 +65,7 @@ def tabular_row(name: str, task: str, seed: int, repeats: int) -> dict:
     n_classes = 0 if task == "regression" else int(max(ytr.max(), yv.max(), yte.max())) + 1
     est_cls, scoring = (RFMRegressor, "mse") if task == "regression" else (RFMClassifier, "accuracy")
     ours = est_cls(kernel="laplace", agop_power=1.0, scoring=scoring, dtype="float32", **HYPER)
-    ours, t_ours = timed(lambda: ours.fit(Xtr, ytr, Xv, yv), repeats)
+    ours, t_ours = timed(lambda: ours.fit(Xtr, ytr, Xv, yv), repeats, warmup=True)
 
     def fit_xrfm():
         model = xrfm_model(task, bandwidth=HYPER["bandwidth"], exponent=HYPER["exponent"], iters=HYPER["iters"],
@@ -74,7 +74,7 @@ def tabular_row(name: str, task: str, seed: int, repeats: int) -> dict:
                   (torch.from_numpy(Xv), xrfm_targets(yv, task, n_classes)), reg=HYPER["reg"], center_grads=False)
         return model
 
-    ref, t_ref = timed(fit_xrfm, repeats)
+    ref, t_ref = timed(fit_xrfm, repeats, warmup=True)
     ref_pred = ref.predict(torch.from_numpy(Xte)).numpy()
     metric = "R^2" if task == "regression" else "accuracy"
     return {"case": f"{name} ({metric})", "ours": ours.score(Xte, yte),
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     set_threads(args.threads)
-    sizes = dict(dims=(128,), n=300, n_val=100, n_test=100, configs=20, ref_configs=2, max_iters=30, repeats=1) \
+    sizes = dict(dims=(128,), n=300, n_val=100, n_test=100, configs=100, ref_configs=3, max_iters=30, repeats=1) \
         if args.quick else dict(dims=(1024, 2048), n=1400, n_val=300, n_test=300, configs=100, ref_configs=10,
                                 max_iters=30, repeats=3)
     vars(args).update(sizes)

@@ -12,9 +12,9 @@ Where the time goes instead (see :mod:`musicrfm.agop.search_math` for the numeri
 * round 0 reuses one distance matrix for all configurations; later rounds keep M as a low-rank factor,
   so a round costs about one n x n ridge solve instead of several d x d and n x n x d products;
 * ``sketch_rank``: round 0's AGOP, the only nearly full-rank one, is cut to its top ``sketch_rank``
-  directions. This is the one approximation (``sketch_rank=None`` makes every round match a plain
-  fit); on probe-like tasks at d = 1024 it moved per-round validation AUCs by at most +0.003, upwards,
-  as the cut drops noise directions the next rounds would mostly discard anyway.
+  directions (wide data only). This is the one deliberate approximation (``sketch_rank=None`` makes
+  every round match a plain fit); on probe-like tasks at d = 1024 it moved per-round validation AUCs
+  by at most +0.003, upwards, as the cut drops noise directions that later rounds mostly discard.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
