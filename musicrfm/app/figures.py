@@ -51,6 +51,10 @@ def chromagram_figure(chroma: Chromagram, spans: Sequence[tuple[str, float, floa
         for label, times, values in curves:
             twin.plot(times, values, color="white", linewidth=1.2, alpha=0.85)
             twin.plot(times, values, linewidth=0.8, label=label)
+        values = np.concatenate([curve[2] for curve in curves])
+        # Zero stays in view, so a constant strength reads as a level, not as a flat line at mid-height.
+        low, high = min(0.0, float(values.min())), max(0.0, float(values.max()))
+        twin.set_ylim(low - 0.05 * (high - low or 1.0), high + 0.05 * (high - low or 1.0))
         twin.set_ylabel("strength")
         twin.legend(loc="upper right", fontsize=7)
     return figure

@@ -48,7 +48,7 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
             remove = gr.Button("Remove last")
             clear = gr.Button("Clear")
         terms = gr.JSON(label="Steering terms (job-file form)", value=[], elem_id="terms")
-    plot = gr.Plot(label="Strength over time", elem_id="strength-plot")
+    plot = gr.Plot(label="Strength over time", value=strength_figure([]), elem_id="strength-plot")
     with gr.Row():
         run = gr.Button("Generate", variant="primary", elem_id="generate")
         stop = gr.Button("Stop", variant="stop")
@@ -84,14 +84,18 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
         stop_token.cancel()
         gr.Info("Stopping the generation")
 
-    add.click(add_term, [terms, probe, target, strength, layers, kind, params, schedule_file], terms, api_name="add_term")
-    remove.click(lambda rows: (rows or [])[:-1], terms, terms, api_name=False)
-    clear.click(lambda: [], None, terms, api_name=False)
-    gr.on([terms.change, duration.change, model.change], draw, [model, duration, terms], plot,
-          api_name="strength_plot")
-    kind.change(_schedule_form, kind, [params, schedule_file], api_name=False)
-    probe.change(shown_errors(lambda name: gr.update(choices=probe_targets(engine, name) if name else [], value=None)),
-                 probe, target, api_name=False)
+    # Drawn after each edit of the rows; `.input` fires on user edits (Gradio 6 skips `.change` there).
+    plot_inputs = [model, duration, terms]
+    edits = [add.click(add_term, [terms, probe, target, strength, layers, kind, params, schedule_file], terms,
+                       api_name="add_term"),
+             remove.click(lambda rows: (rows or [])[:-1], terms, terms, api_name=False),
+             clear.click(lambda: [], None, terms, api_name=False)]
+    for edit in edits:
+        edit.success(draw, plot_inputs, plot, api_name=False)
+    gr.on([duration.input, model.input], draw, plot_inputs, plot, api_name="strength_plot")
+    kind.input(_schedule_form, kind, [params, schedule_file], api_name=False)
+    probe.input(shown_errors(lambda name: gr.update(choices=probe_targets(engine, name) if name else [], value=None)),
+                probe, target, api_name=False)
     event = run.click(generate, [model, prompt, duration, seed, top_k, temperature, guidance, terms, token],
                       [plain_audio, steered_audio, chroma, metrics, downloads], api_name="generate",
                       concurrency_limit=4)

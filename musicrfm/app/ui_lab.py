@@ -53,7 +53,7 @@ def build_lab_tab(engine: AppEngine) -> None:
         return (text, history_figure(result.history, result.metric, result.best_iter, "RFM score per round"),
                 importances_figure(result.features, result.importances), spectrum_figure(result.eigenvalues))
 
-    gr.on([dataset.change, upload.change], columns, [dataset, upload], target, api_name="lab_columns")
+    gr.on([dataset.input, upload.upload, upload.clear], columns, [dataset, upload], target, api_name="lab_columns")
     fit.click(run, [dataset, upload, target, kernel, bandwidth, reg, iters, diag, center],
               [summary, history, importances, spectrum], api_name="lab_fit")
     _modular_section()
