@@ -149,6 +149,11 @@ class Trajectory:
             if self.coef is not None:
                 last = last or KernelRound.build(data, self.kernel, self.F)
                 self.F = next_factor(self.kernel, last, self.F, self.coef, self.center_grads, rtol, sketch_rank)
+                if self.F.shape[0] == 0:
+                    # The predictor's gradients vanished (e.g. constant features): M = 0 makes all points alike,
+                    # so no later round can score better; the best round so far stands.
+                    self.stopped = True
+                    break
             last = self._solve_and_score(data, score)
             self.stopped = _worse(self.scores[-1], self.best_score, early_stop_multiplier)
         return self
