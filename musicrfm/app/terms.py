@@ -24,10 +24,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import yaml
 
 from musicrfm.jobs import JobSpec, TermSpec, parse_job
 from musicrfm.steering.schedules import ConceptSequence, load_schedule, schedule_from_dict
+from musicrfm.yaml_text import parse_yaml
 
 # Editable parameter text per schedule kind (times in seconds), shown when the kind is picked.
 SCHEDULE_EXAMPLES = {
@@ -84,10 +84,7 @@ def schedule_from_form(kind: str, params: str | None, file: str | os.PathLike | 
         return load_schedule(checked_schedule_file(file, max_bytes)).to_dict()
     if kind not in SCHEDULE_EXAMPLES:
         raise ValueError(f"schedule: unknown kind {kind!r}; choose one of {', '.join(SCHEDULE_CHOICES)}")
-    try:
-        fields = yaml.safe_load(params or "") or {}
-    except yaml.YAMLError as error:
-        raise ValueError(f"schedule parameters: not valid YAML ({getattr(error, 'problem', error)})") from None
+    fields = parse_yaml(params or "", "schedule parameters") or {}
     if not isinstance(fields, dict):
         raise ValueError("schedule parameters: write one 'name: value' per line")
     if "kind" in fields and fields["kind"] != kind:

@@ -11,26 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from pathlib import Path
 
-import yaml
-
+from musicrfm import yaml_text
 from musicrfm.jobs.fields import JobError
 from musicrfm.jobs.spec import JobSpec, parse_job
 
 JOB_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads 1e-5 as a float too (YAML 1.1 alone would read it as a string)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
 
 
 def load_job(path: str | os.PathLike) -> JobSpec:
@@ -56,9 +43,4 @@ def _parse(text: str, file: Path) -> object:
 
 def parse_yaml(text: str, where: str) -> object:
     """YAML text as plain data (safe loader, 1e-5 read as a number); errors name `where` and the line."""
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise JobError(f"{where}: not valid YAML: {getattr(error, 'problem', None) or 'unreadable'}{at}") from error
+    return yaml_text.parse_yaml(text, where, JobError)

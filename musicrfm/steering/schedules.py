@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from pathlib import Path
 
-import yaml
 
 from musicrfm.steering.schedule_base import (
     DEFAULT_FRAME_RATE,
@@ -43,6 +41,7 @@ from musicrfm.steering.schedule_kinds import (
     Steps,
 )
 from musicrfm.steering.schedule_sequence import ConceptSequence, ConceptWeight, Segment
+from musicrfm.yaml_text import parse_yaml
 
 __all__ = [
     "DEFAULT_FRAME_RATE", "UNITS", "Schedule", "ScheduleSpec", "Constant", "LinearRamp", "ExponentialDecay",
@@ -51,17 +50,6 @@ __all__ = [
 ]
 
 _FILE_SUFFIXES = (".yaml", ".yml", ".json")
-
-
-class _Loader(yaml.SafeLoader):
-    """SafeLoader that also reads 1e-05 and 1.0e5 as floats (YAML 1.1 wants a dot and a signed exponent)."""
-
-
-_Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
-    re.compile(r"^[-+]?(?:[0-9][0-9_]*(?:\.[0-9_]*)?|\.[0-9_]+)[eE][-+]?[0-9]+$"),
-    list("-+0123456789."),
-)
 
 
 def load_schedule(source: str | os.PathLike[str]) -> ScheduleSpec:
@@ -82,18 +70,8 @@ def load_schedule(source: str | os.PathLike[str]) -> ScheduleSpec:
     try:
         data = json.loads(text)
     except json.JSONDecodeError:
-        data = _parse_yaml(text)
+        data = parse_yaml(text, "schedule", expected="YAML or JSON")
     return schedule_from_dict(data)
-
-
-def _parse_yaml(text: str) -> object:
-    try:
-        return yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader subclass
-    except yaml.YAMLError as error:
-        mark = getattr(error, "problem_mark", None)
-        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        problem = getattr(error, "problem", None) or "unreadable"
-        raise ValueError(f"schedule: not valid YAML or JSON: {problem}{where}") from error
 
 
 def save_schedule(schedule: ScheduleSpec, path: str | os.PathLike[str]) -> Path:
