@@ -6,7 +6,6 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import soundfile as sf
-import torch
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
 
@@ -14,15 +13,6 @@ from tests.app_support import running_app, tiny_engine
 from musicrfm.jobs import load_job, read_manifest, render_job
 
 DURATION = 0.4
-
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two threads on a shared 2-core machine thrash in the codec's convolutions; one is faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="module")

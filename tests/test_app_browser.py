@@ -4,7 +4,6 @@ use the Probes tab and the AGOP lab. Screenshots are saved as artifacts and thei
 import shutil
 
 import pytest
-import torch
 
 from tests.app_support import running_app, tiny_engine
 
@@ -19,8 +18,6 @@ TIMEOUT_MS = 45_000
 def page(tmp_path_factory):
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is required for the browser test (apt-get install chromium)")
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
     engine = tiny_engine(tmp_path_factory.mktemp("browser"))
     with running_app(engine) as url, playwright_api.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
@@ -29,7 +26,6 @@ def page(tmp_path_factory):
         page.goto(url)
         yield page
         browser.close()
-    torch.set_num_threads(threads)
 
 
 def pick(page, elem_id: str, option: str) -> None:

@@ -4,7 +4,6 @@ import importlib.util
 import json
 
 import pytest
-import torch
 import yaml
 
 from musicrfm.cli.main import build_parser, main
@@ -18,13 +17,10 @@ COMMANDS = [["dataset"], ["dataset", "make"], ["probe"], ["probe", "train"], ["p
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: more threads only contend on shared CPUs
     root = tmp_path_factory.mktemp("cli")
     model = save_tiny_model(root / "model")
     probe_library(root / "probes", load_musicgen(model, device="cpu"))
-    yield root
-    torch.set_num_threads(threads)
+    return root
 
 
 def run(setup, capsys, *argv):

@@ -5,7 +5,6 @@ import json
 
 import numpy as np
 import pytest
-import torch
 
 from musicrfm.jobs import build_plan, load_probes, parse_job, read_manifest, render_job
 from musicrfm.jobs import render as render_module
@@ -19,10 +18,7 @@ SEQUENCE = {"kind": "sequence", "segments": [{"concept": "C", "start": 0.0, "end
 
 @pytest.fixture(scope="module")
 def mg():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny matrices: more threads only contend on shared CPUs
-    yield tiny_model()
-    torch.set_num_threads(threads)
+    return tiny_model()
 
 
 @pytest.fixture

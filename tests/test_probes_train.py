@@ -21,15 +21,6 @@ from musicrfm.steering import SteeringPlan, generate
 SEARCH = {"n_configs": 3, "max_iters": 1}
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Two threads on a shared 2-core machine thrash in EnCodec's convolutions; one is several times faster.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture(scope="module")
 def mg(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_model")
