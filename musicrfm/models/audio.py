@@ -152,9 +152,10 @@ def _encode_mono(mg: MusicGen, wave: torch.Tensor) -> torch.Tensor:
     """
     needed = mg.num_codebooks // mg.audio_channels
     codec = mg.model.audio_encoder
-    # The lowest bandwidth that still yields `needed` levels spares the quantizers nobody reads.
-    enough = [b for b in codec.config.target_bandwidths
-              if codec.quantizer.get_num_quantizers_for_bandwidth(b) >= needed]
+    # The lowest bandwidth that still yields `needed` levels spares the quantizers nobody reads; a codec
+    # without bandwidth settings (the toy codec) always yields all of its codebooks.
+    bandwidths = getattr(codec.config, "target_bandwidths", None) or []
+    enough = [b for b in bandwidths if codec.quantizer.get_num_quantizers_for_bandwidth(b) >= needed]
     codes = codec.encode(wave, bandwidth=min(enough, default=None)).audio_codes[0]
     if codes.shape[1] < needed:
         raise ValueError(f"the codec yields {codes.shape[1]} codebooks but the decoder needs {needed}")
