@@ -1,0 +1,234 @@
+"""`musicrfm demo`: the whole method on the embedded toy model, offline, in a few minutes on a laptop CPU.
+
+1. load the toy MusicGen (training it into the cache the first time, ~3 minutes);
+2. train a 12-class note probe with the real pipeline (rendered notes dataset at the toy codec's rate,
+   activations, RFM search, AGOP directions), cached so a second run skips it;
+3. generate unsteered and steered clips for the same seeds, sweeping the strength, and measure target-note
+   accuracy on the decoded audio with the evaluation package's chroma estimator;
+4. render a C (2 s) -> E (2 s) -> G sequence schedule and score each segment;
+5. write the WAVs, `accuracy_vs_strength.png`, `sequence_chromagram.png` and `report.md` into `--out`.
+
+The pieces (`note_probe`, `steered`, `sweep`, `sequence_render`) are what the effectiveness tests and
+`benchmarks/toy_steering.py` drive.
+
+>>> DemoConfig(strengths=(0.0, 1.0), clips=1).strengths
+(0.0, 1.0)
+>>> parse_args(["--quick", "--out", "demo_out"]).quick
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from musicrfm.data import make_dataset
+from musicrfm.evaluation import chromagram, note_accuracy, plot_accuracy_vs_strength, plot_chromagram, segment_accuracy
+from musicrfm.evaluation.report import markdown_table, write_atomically
+from musicrfm.models.audio import write_audio
+from musicrfm.probes import ConceptProbe, train_probe
+from musicrfm.steering import ConceptSequence, Generation, SteeringPlan, SteeringTerm, generate
+from musicrfm.toy.load import ToyModel, cache_root, load_toy
+from musicrfm.toy.model import check_int
+
+PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
+SEQUENCE = (("C", 2.0), ("E", 2.0), ("G", 2.0))
+"""The demo's sequence schedule: (pitch class, seconds) segments played back to back."""
+
+
+@dataclass(frozen=True)
+class DemoConfig:
+    """What the demo trains and renders; `QUICK` is the small variant behind `--quick`."""
+
+    target: str = "C"
+    strengths: tuple[float, ...] = (0.0, 0.25, 0.5, 1.0, 2.0)
+    clips: int = 4
+    duration_s: float = 4.0
+    prompt: str = "happy piano"
+    n_per_class: int = 8
+    n_configs: int = 8
+    max_iters: int = 5
+    sequence_strength: float = 1.5
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.target not in PITCH_CLASSES:
+            raise ValueError(f"target must be one of {PITCH_CLASSES}, got {self.target!r}")
+        strengths = tuple(self.strengths) if isinstance(self.strengths, (list, tuple)) else None
+        if not strengths or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s >= 0 for s in strengths):
+            raise ValueError(f"strengths must be a non-empty sequence of numbers >= 0, got {self.strengths!r}")
+        object.__setattr__(self, "strengths", tuple(float(s) for s in strengths))
+        for name in ("clips", "n_per_class", "n_configs", "max_iters"):
+            check_int(name, getattr(self, name))
+        check_int("seed", self.seed, minimum=0)
+        for name in ("duration_s", "sequence_strength"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+                raise ValueError(f"{name} must be a positive number, got {value!r}")
+        if not isinstance(self.prompt, str):
+            raise TypeError(f"prompt must be a string, got {type(self.prompt).__name__}")
+
+
+QUICK = DemoConfig(strengths=(0.0, 0.5, 1.0), clips=2, duration_s=2.0, n_per_class=6, n_configs=4, max_iters=3)
+
+
+def _say(message: str, quiet: bool) -> None:
+    if not quiet:
+        print(message, file=sys.stderr, flush=True)
+
+
+def note_probe(toy: ToyModel, config: DemoConfig = DemoConfig(), *, quiet: bool = True) -> ConceptProbe:
+    """The 12-class note probe of the toy model, trained with the real pipeline or loaded from the cache.
+
+    The cache key covers the toy model's folder (itself keyed by its training config) and every setting
+    that shapes the probe, so a changed model or search never reuses a stale probe.
+    """
+    settings = {"model": toy.folder.name, "n_per_class": config.n_per_class, "n_configs": config.n_configs,
+                "max_iters": config.max_iters, "seed": config.seed}
+    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
+    folder = cache_root() / "demo-probes" / f"notes-{key}"
+    if (folder / "probe.json").is_file():
+        _say(f"note probe: cached at {folder}", quiet)
+        return ConceptProbe.load(folder)
+    dataset = make_dataset("notes", n_per_class=config.n_per_class, seed=config.seed,
+                           sample_rate=toy.codec.sample_rate, duration_s=1.0)
+    _say(f"note probe: {len(dataset)} rendered clips, RFM search of {config.n_configs} configs per layer", quiet)
+    probe = train_probe(toy.model, dataset, search={"n_configs": config.n_configs, "max_iters": config.max_iters},
+                        seed=config.seed, progress=None if quiet else _probe_progress)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    probe.save(folder)
+    return probe
+
+
+def _probe_progress(stage: str, done: int, total: int) -> None:
+    if done == total:
+        print(f"  {stage}: {done}/{total} done", file=sys.stderr, flush=True)
+
+
+def steered(toy: ToyModel, terms: tuple[SteeringTerm, ...], *, prompts: list[str], duration_s: float,
+            seed: int) -> Generation:
+    """Generate one clip per prompt with `terms` injected (none: unsteered), same seed either way."""
+    text = toy.tokenizer(prompts)
+    plan = SteeringPlan(terms) if terms else None
+    return generate(toy.model, plan, input_ids=text["input_ids"], attention_mask=text["attention_mask"],
+                    duration_s=duration_s, seed=seed)
+
+
+def clip_accuracies(generation: Generation, target: str) -> list[float]:
+    """Target-note accuracy of every clip, read from its decoded audio (silent clips count as 0)."""
+    scores = [note_accuracy(clip[0].numpy(), generation.sampling_rate, target) for clip in generation.audio]
+    return [0.0 if np.isnan(s) else float(s) for s in scores]
+
+
+def sweep(toy: ToyModel, probe: ConceptProbe, *, targets: tuple[str, ...], strengths: tuple[float, ...],
+          prompts: list[str], duration_s: float, seed: int) -> list[dict[str, Any]]:
+    """One row per (strength, target): mean accuracy over the prompts' clips, and the generations."""
+    rows = []
+    for strength in strengths:
+        for target in targets:
+            terms = (probe.term(strength, target=target),) if strength else ()
+            generation = steered(toy, terms, prompts=prompts, duration_s=duration_s, seed=seed)
+            scores = clip_accuracies(generation, target)
+            rows.append({"strength": strength, "target": target, "accuracy": float(np.mean(scores)),
+                         "worst_clip": min(scores), "generation": generation})
+    return rows
+
+
+def sequence_schedule(frame_rate: float, segments: tuple[tuple[str, float], ...] = SEQUENCE) -> ConceptSequence:
+    """Back-to-back segments with short crossfades, timed at the model's frame rate."""
+    return ConceptSequence.chain(list(segments), crossfade=0.2, frame_rate=frame_rate)
+
+
+def sequence_render(toy: ToyModel, probe: ConceptProbe, *, strength: float, prompt: str, seed: int,
+                    segments: tuple[tuple[str, float], ...] = SEQUENCE):
+    """(generation, schedule, per-segment scores) of a sequence schedule, one term per concept."""
+    schedule = sequence_schedule(toy.codec.frame_rate, segments)
+    terms = tuple(probe.term(strength, target=c, schedule=schedule.for_concept(c)) for c in schedule.concepts)
+    generation = steered(toy, terms, prompts=[prompt], duration_s=sum(s for _, s in segments), seed=seed)
+    scores = segment_accuracy(generation.audio[0, 0].numpy(), generation.sampling_rate, schedule)
+    return generation, schedule, scores
+
+
+def run_demo(out: Path, config: DemoConfig = DemoConfig(), *, quiet: bool = False) -> Path:
+    """Run every step of the demo into folder `out` (created); returns the report's path."""
+    started = time.perf_counter()
+    out.mkdir(parents=True, exist_ok=True)
+    _say("[1/5] toy MusicGen (trained into the cache on first use, ~3 min)", quiet)
+    toy = load_toy(progress=not quiet)
+    _say("[2/5] note probe (real pipeline: rendered notes, activations, RFM search, AGOP directions)", quiet)
+    probe = note_probe(toy, config, quiet=quiet)
+    _say(f"[3/5] strength sweep toward {config.target}: {len(config.strengths)} strengths x {config.clips} clips", quiet)
+    prompts = [config.prompt] * config.clips
+    rows = sweep(toy, probe, targets=(config.target,), strengths=config.strengths, prompts=prompts,
+                 duration_s=config.duration_s, seed=config.seed)
+    best = max(rows, key=lambda row: row["accuracy"])
+    sr = toy.codec.sample_rate
+    write_audio(out / "unsteered.wav", rows[0]["generation"].audio[0].numpy(), sr)
+    write_audio(out / f"steered_{config.target}.wav", best["generation"].audio[0].numpy(), sr)
+    table = [{k: v for k, v in row.items() if k != "generation"} for row in rows]
+    plot_accuracy_vs_strength(table, path=out / "accuracy_vs_strength.png")
+    _say("[4/5] sequence schedule C (2 s) -> E (2 s) -> G (2 s)", quiet)
+    generation, schedule, scores = sequence_render(toy, probe, strength=config.sequence_strength,
+                                                   prompt=config.prompt, seed=config.seed)
+    audio = generation.audio[0, 0].numpy()
+    write_audio(out / "sequence_C_E_G.wav", audio, sr)
+    plot_chromagram(chromagram(audio, sr), schedule=schedule, title="C -> E -> G steering",
+                    path=out / "sequence_chromagram.png")
+    _say("[5/5] report", quiet)
+    report = _report(config, probe, table, best, scores, time.perf_counter() - started)
+    path = write_atomically(out / "report.md", lambda tmp: Path(tmp).write_text(report, encoding="utf-8"))
+    _say(f"done in {time.perf_counter() - started:.0f} s: {path}", quiet)
+    return path
+
+
+def _report(config: DemoConfig, probe: ConceptProbe, table: list[dict], best: dict, scores, seconds: float) -> str:
+    segments = [{"segment": s.concept, "start_s": s.start_s, "end_s": s.end_s, "accuracy": s.accuracy}
+                for s in scores]
+    return "\n".join([
+        "# musicrfm demo: steering the toy MusicGen toward a note", "",
+        f"Probe: {probe!r}", "",
+        f"Prompt \"{config.prompt}\", {config.clips} clips of {config.duration_s:g} s per strength, seed "
+        f"{config.seed}; accuracy = share of frames whose dominant pitch class (chroma of the decoded audio) is "
+        f"{config.target}.", "",
+        markdown_table(table), "",
+        f"Best strength {best['strength']:g}: accuracy {best['accuracy']:.3f} (unsteered {table[0]['accuracy']:.3f}).",
+        "", f"## Sequence schedule C -> E -> G (strength {config.sequence_strength:g})", "",
+        markdown_table(segments), "",
+        "Files: unsteered.wav, steered_{0}.wav, sequence_C_E_G.wav, accuracy_vs_strength.png, "
+        "sequence_chromagram.png.".format(config.target), "",
+        f"Settings: `{json.dumps(asdict(config))}`; finished in {seconds:.0f} s.", "",
+    ])
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="musicrfm demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=Path("musicrfm-demo"), help="output folder (default: %(default)s)")
+    parser.add_argument("--quick", action="store_true", help="fewer strengths, clips and search configs")
+    parser.add_argument("--seed", type=int, default=0, help="generation and probe seed (default: 0)")
+    parser.add_argument("--target", default="C", help="pitch class to steer toward (default: C)")
+    parser.add_argument("--quiet", action="store_true", help="no progress messages")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `musicrfm demo`; returns the exit code (2 for a bad option value)."""
+    args = parse_args(argv)
+    try:
+        config = replace(QUICK if args.quick else DemoConfig(), seed=args.seed, target=args.target)
+    except (TypeError, ValueError) as exc:
+        print(f"musicrfm demo: error: {exc}", file=sys.stderr)
+        return 2
+    print(run_demo(args.out, config, quiet=args.quiet))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
