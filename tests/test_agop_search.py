@@ -18,15 +18,6 @@ from musicrfm.agop.search_math import SearchData, Trajectory, compress_factor, l
 NO_EARLY_STOP = 1e12
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """These matrices are tiny: one thread avoids paying thread hand-offs on a busy shared machine."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 def probe_like(n: int, d: int, seed: int = 0, classes: int = 2):
     """Rotated heavy-tailed features; labels from a nonlinear function of two hidden directions."""
     rng = np.random.default_rng(seed)
