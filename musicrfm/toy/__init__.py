@@ -2,8 +2,18 @@
 
 Importing the package registers the toy codec with transformers, so `from_pretrained` (and musicrfm's
 `load_musicgen`) can rebuild a saved toy model.
+
+>>> from musicrfm.toy import ToyTrainConfig
+>>> ToyTrainConfig().clip_frames
+150
 """
 
 from musicrfm.toy.codec import ToyCodec, ToyCodecConfig
+from musicrfm.toy.load import ToyModel, cache_root, load_toy, toy_folder
+from musicrfm.toy.model import ToyArchitecture, build_toy_model, toy_tokenizer
+from musicrfm.toy.train import ToyTrainConfig, train_toy
 
-__all__ = ["ToyCodec", "ToyCodecConfig"]
+__all__ = [
+    "ToyArchitecture", "ToyCodec", "ToyCodecConfig", "ToyModel", "ToyTrainConfig", "build_toy_model",
+    "cache_root", "load_toy", "toy_folder", "toy_tokenizer", "train_toy",
+]
