@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from musicrfm.models import MusicGen
+from musicrfm.models import MusicGen, load_musicgen
 from musicrfm.probes import ProbeLibrary
 from musicrfm.steering.schedules import DEFAULT_FRAME_RATE
 
@@ -76,10 +76,7 @@ def default_loader(device: str = "auto") -> Loader:
     """Model names as the CLI reads them ("toy", a hub id or a local folder), so job files render alike."""
 
     def load(name: str) -> MusicGen:
-        from musicrfm.cli.common import Context, load_model
-
-        context = Context(device=device, seed=None, quiet=True, json=False, debug=False, probes=None)
-        return load_model(name, context)
+        return load_musicgen(name, device=device, progress=False)
 
     return load
 

@@ -20,7 +20,6 @@ from tqdm import tqdm
 from musicrfm.models import MusicGen, load_musicgen
 from musicrfm.probes import ProbeLibrary
 
-TOY = "toy"
 
 
 class UsageError(ValueError):
@@ -73,21 +72,9 @@ class Context:
 
 def load_model(name: str, ctx: Context) -> MusicGen:
     """"toy" is the embedded toy model (trained and cached on first use); anything else is a MusicGen hub id or
-    a local folder, loaded through `load_musicgen`. The one place the CLI turns a model name into a model."""
-    if name == TOY:
-        return _load_toy(ctx)
+    a local folder."""
     ctx.say(f"loading model {name} ...")
-    return load_musicgen(name, device=ctx.device)
-
-
-def _load_toy(ctx: Context) -> MusicGen:
-    try:
-        from musicrfm.toy import load_toy
-    except ImportError as error:
-        raise RuntimeError(f"the toy model is not available in this installation ({error})") from error
-    device = "cpu" if ctx.device == "auto" else ctx.device
-    toy = load_toy(device=device, progress=not ctx.quiet)
-    return MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name=TOY)
+    return load_musicgen(name, device=ctx.device, progress=not ctx.quiet)
 
 
 def parse_list(text: str, field: str, convert: Callable[[str], Any] = str) -> list[Any]:

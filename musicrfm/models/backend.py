@@ -31,6 +31,7 @@ MODEL_CLASSES = {
     "musicgen": MusicgenForConditionalGeneration,
     "musicgen_melody": MusicgenMelodyForConditionalGeneration,
 }
+TOY_MODEL = "toy"
 # Real T5 vocabularies have ~32k entries; only toy models may fall back to hashed words.
 TOY_VOCAB_LIMIT = 1000
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
@@ -154,8 +155,12 @@ def load_musicgen(
     dtype: str | torch.dtype = "auto",
     tokenizer: str = "auto",
     local_files_only: bool = False,
+    progress: bool = True,
 ) -> MusicGen:
     """Load a MusicGen model by hub id or local folder, in eval mode, on `device` in `dtype`.
+
+    `"toy"` names the embedded toy model (`musicrfm.toy`), trained into the cache on first use (with a
+    progress bar unless `progress` is False) and then loaded from its folder like any other.
 
     `tokenizer`: "pretrained" needs the folder's T5 tokenizer, "hashing" uses `HashingTokenizer`, and
     "auto" takes the pretrained one when it has a vocabulary, else hashing for toy models only.
@@ -169,6 +174,13 @@ def load_musicgen(
     """
     if tokenizer not in _TOKENIZER_MODES:
         raise ValueError(f"tokenizer must be one of {_TOKENIZER_MODES}, got {tokenizer!r}")
+    name = None
+    if isinstance(name_or_path, str) and name_or_path == TOY_MODEL:
+        from musicrfm.toy import toy_folder
+
+        name, name_or_path = TOY_MODEL, toy_folder(progress=progress)
+        # So small a model decodes faster on the CPU than it can launch GPU kernels.
+        device = "cpu" if device == "auto" else device
     source = _resolve_source(name_or_path)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
@@ -182,7 +194,7 @@ def load_musicgen(
     except OSError as exc:
         raise _unavailable(source, exc) from exc
     model = model.to(torch_device).eval()
-    return MusicGen(model=model, tokenizer=text, device=torch_device, dtype=torch_dtype, name=source)
+    return MusicGen(model=model, tokenizer=text, device=torch_device, dtype=torch_dtype, name=name or source)
 
 
 def _resolve_source(name_or_path: str | os.PathLike) -> str:
@@ -209,6 +221,10 @@ def _unavailable(source: str, exc: OSError) -> Exception:
 def _load_config(source: str, local_files_only: bool):
     if Path(source).is_dir() and not (Path(source) / "config.json").is_file():
         raise ValueError(f"model folder '{source}' has no config.json")
+    # Registers the toy codec with transformers, so a saved toy folder loads like any other; imported here
+    # because the toy package builds on this one.
+    import musicrfm.toy  # noqa: F401
+
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=local_files_only)
     except OSError as exc:
