@@ -24,6 +24,8 @@ import hashlib
 import json
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -189,30 +191,56 @@ def run_demo(out: Path, config: DemoConfig = DemoConfig(), *, quiet: bool = Fals
     out.mkdir(parents=True, exist_ok=True)
     _say("[1/5] toy MusicGen (trained into the cache on first use, ~3 min)", quiet)
     toy = load_toy(progress=not quiet)
+    with _one_thread():
+        return _steer_and_report(toy, out, config, quiet, started)
+
+
+@contextmanager
+def _one_thread() -> Iterator[None]:
+    """The toy model's tensors are tiny: on a shared CPU, extra torch threads only slow it down (~10x seen)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _steer_and_report(toy: ToyModel, out: Path, config: DemoConfig, quiet: bool, started: float) -> Path:
     _say("[2/5] note probe (real pipeline: rendered notes, activations, RFM search, AGOP directions)", quiet)
     probe = note_probe(toy, config, quiet=quiet)
     _say(f"[3/5] strength sweep toward {config.target}: {len(config.strengths)} strengths x {config.clips} clips", quiet)
-    prompts = [config.prompt] * config.clips
-    rows = sweep(toy, probe, targets=(config.target,), strengths=config.strengths, prompts=prompts,
-                 duration_s=config.duration_s, seed=config.seed)
-    best = max(rows, key=lambda row: row["accuracy"])
-    sr = toy.codec.sample_rate
-    write_audio(out / "unsteered.wav", rows[0]["generation"].audio[0].numpy(), sr)
-    write_audio(out / f"steered_{config.target}.wav", best["generation"].audio[0].numpy(), sr)
-    table = [{k: v for k, v in row.items() if k != "generation"} for row in rows]
-    plot_accuracy_vs_strength(table, path=out / "accuracy_vs_strength.png")
+    table, best = _write_sweep(toy, probe, out, config)
     _say("[4/5] sequence schedule C (2 s) -> E (2 s) -> G (2 s)", quiet)
-    generation, schedule, scores = sequence_render(toy, probe, strength=config.sequence_strength,
-                                                   prompt=config.prompt, seed=config.seed)
-    audio = generation.audio[0, 0].numpy()
-    write_audio(out / "sequence_C_E_G.wav", audio, sr)
-    plot_chromagram(chromagram(audio, sr), schedule=schedule, title="C -> E -> G steering",
-                    path=out / "sequence_chromagram.png")
+    scores = _write_sequence(toy, probe, out, config)
     _say("[5/5] report", quiet)
     report = _report(config, probe, table, best, scores, time.perf_counter() - started)
     path = write_atomically(out / "report.md", lambda tmp: Path(tmp).write_text(report, encoding="utf-8"))
     _say(f"done in {time.perf_counter() - started:.0f} s: {path}", quiet)
     return path
+
+
+def _write_sweep(toy: ToyModel, probe: ConceptProbe, out: Path, config: DemoConfig) -> tuple[list[dict], dict]:
+    """Sweep rows (without audio) and the best one; writes the unsteered and best clips and the plot."""
+    rows = sweep(toy, probe, targets=(config.target,), strengths=config.strengths, prompts=[config.prompt] * config.clips,
+                 duration_s=config.duration_s, seed=config.seed)
+    best = max(rows, key=lambda row: row["accuracy"])
+    write_audio(out / "unsteered.wav", rows[0]["generation"].audio[0].numpy(), toy.codec.sample_rate)
+    write_audio(out / f"steered_{config.target}.wav", best["generation"].audio[0].numpy(), toy.codec.sample_rate)
+    table = [{k: v for k, v in row.items() if k != "generation"} for row in rows]
+    plot_accuracy_vs_strength(table, path=out / "accuracy_vs_strength.png")
+    return table, best
+
+
+def _write_sequence(toy: ToyModel, probe: ConceptProbe, out: Path, config: DemoConfig):
+    """Per-segment scores of the C -> E -> G render; writes its audio and its chromagram with the schedule."""
+    generation, schedule, scores = sequence_render(toy, probe, strength=config.sequence_strength,
+                                                   prompt=config.prompt, seed=config.seed)
+    audio, sr = generation.audio[0, 0].numpy(), toy.codec.sample_rate
+    write_audio(out / "sequence_C_E_G.wav", audio, sr)
+    plot_chromagram(chromagram(audio, sr), schedule=schedule, title="C -> E -> G steering",
+                    path=out / "sequence_chromagram.png")
+    return scores
 
 
 def _report(config: DemoConfig, probe: ConceptProbe, table: list[dict], best: dict, scores, seconds: float) -> str:
