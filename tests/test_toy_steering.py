@@ -15,9 +15,9 @@ from musicrfm.probes import train_probe
 from musicrfm.toy import load_toy
 from musicrfm.toy.demo import QUICK, clip_accuracies, note_probe, sequence_render, steered, style_dataset
 
-PROMPTS = ["happy piano", "sad flute", "organ energetic", "calm melody", "fast chords", "slow piano", "happy organ",
-           "sad chords"]
+PROMPTS = ["happy piano", "sad flute energetic"]
 TARGETS = ("C", "D", "E", "G", "A")
+SEEDS = range(8)
 
 
 @pytest.fixture(scope="session")
@@ -30,23 +30,29 @@ def notes(toy):
     return note_probe(toy, QUICK)
 
 
+def mean_accuracy(toy, terms, target: str) -> float:
+    """Target accuracy over two prompts x eight seeds of 1 s clips."""
+    scores = [clip_accuracies(steered(toy, terms, prompts=PROMPTS, duration_s=1.0, seed=seed), target)
+              for seed in SEEDS]
+    return float(np.mean(scores))
+
+
 @pytest.fixture(scope="session")
-def baseline(toy):
-    """Unsteered clips (8 prompts, one seeded batch): every target's rate without steering."""
-    return steered(toy, (), prompts=PROMPTS, duration_s=1.0, seed=11)
+def unsteered(toy):
+    """The unsteered clips of every seed, shared by all targets."""
+    return [steered(toy, (), prompts=PROMPTS, duration_s=1.0, seed=seed) for seed in SEEDS]
 
 
 @pytest.mark.parametrize("target", TARGETS)
-def test_steering_toward_a_pitch_class_reaches_it(toy, notes, baseline, target):
-    unsteered = np.mean(clip_accuracies(baseline, target))
+def test_steering_toward_a_pitch_class_reaches_it(toy, notes, unsteered, target):
+    baseline = float(np.mean([clip_accuracies(generation, target) for generation in unsteered]))
     best = 0.0
     for strength in (1.0, 2.0):
-        generation = steered(toy, (notes.term(strength, target=target),), prompts=PROMPTS, duration_s=1.0, seed=11)
-        best = max(best, float(np.mean(clip_accuracies(generation, target))))
+        best = max(best, mean_accuracy(toy, (notes.term(strength, target=target),), target))
         if best >= 0.8:
             break
-    assert unsteered < 0.4, f"{target} already dominates unsteered music ({unsteered:.2f})"
-    assert best >= 0.8, f"steering toward {target} reached {best:.2f} (unsteered {unsteered:.2f})"
+    assert baseline < 0.4, f"{target} already dominates unsteered music ({baseline:.2f})"
+    assert best >= 0.8, f"steering toward {target} reached {best:.2f} (unsteered {baseline:.2f})"
 
 
 def test_sequence_schedule_is_followed_segment_by_segment(toy, notes):
@@ -56,9 +62,9 @@ def test_sequence_schedule_is_followed_segment_by_segment(toy, notes):
 
 
 def test_zero_strength_leaves_the_output_unchanged(toy, notes):
-    plain = steered(toy, (), prompts=PROMPTS[:2], duration_s=1.0, seed=5)
-    zero = steered(toy, (notes.term(0.0, target="E"),), prompts=PROMPTS[:2], duration_s=1.0, seed=5)
-    moved = steered(toy, (notes.term(1.0, target="E"),), prompts=PROMPTS[:2], duration_s=1.0, seed=5)
+    plain = steered(toy, (), prompts=PROMPTS, duration_s=1.0, seed=5)
+    zero = steered(toy, (notes.term(0.0, target="E"),), prompts=PROMPTS, duration_s=1.0, seed=5)
+    moved = steered(toy, (notes.term(1.0, target="E"),), prompts=PROMPTS, duration_s=1.0, seed=5)
     assert torch.equal(plain.codes, zero.codes) and torch.equal(plain.audio, zero.audio)
     assert not torch.equal(plain.codes, moved.codes)
 
