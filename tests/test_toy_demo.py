@@ -34,6 +34,13 @@ def test_bad_options_exit_with_a_one_line_error(argv, message, capsys):
     assert message in err and err.count("\n") == 1
 
 
+def test_an_out_path_that_is_a_file_is_refused(tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("keep me")
+    assert main(["--out", str(taken)]) == 2
+    assert "--out" in capsys.readouterr().err and taken.read_text() == "keep me"
+
+
 @pytest.mark.parametrize("field, value", [("strengths", ()), ("strengths", (-1.0,)), ("clips", 0),
                                           ("duration_s", 0.0), ("prompt", 3)])
 def test_config_refuses_bad_fields(field, value):

@@ -37,6 +37,7 @@ from musicrfm.data import ClipMeta, ConceptDataset, make_dataset
 from musicrfm.evaluation import chromagram, note_accuracy, plot_accuracy_vs_strength, plot_chromagram, segment_accuracy
 from musicrfm.evaluation.report import markdown_table, write_atomically
 from musicrfm.models.audio import write_audio
+from musicrfm.models.backend import MusicGen
 from musicrfm.probes import ConceptProbe, train_probe
 from musicrfm.steering import ConceptSequence, Generation, SteeringPlan, SteeringTerm, generate
 from musicrfm.toy.corpus import STYLE_WORDS, render_style
@@ -109,7 +110,7 @@ def note_probe(toy: ToyModel, config: DemoConfig = DemoConfig(), *, quiet: bool 
     dataset = make_dataset("notes", n_per_class=config.n_per_class, seed=config.probe_seed,
                            sample_rate=toy.codec.sample_rate, duration_s=1.0)
     _say(f"note probe: {len(dataset)} rendered clips, RFM search of {config.n_configs} configs per layer", quiet)
-    probe = train_probe(toy.model, dataset, search={"n_configs": config.n_configs, "max_iters": config.max_iters},
+    probe = train_probe(MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name="toy"), dataset, search={"n_configs": config.n_configs, "max_iters": config.max_iters},
                         seed=config.probe_seed, progress=None if quiet else _probe_progress)
     folder.parent.mkdir(parents=True, exist_ok=True)
     probe.save(folder)
@@ -265,7 +266,7 @@ def _report(config: DemoConfig, probe: ConceptProbe, table: list[dict], best: di
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="musicrfm demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("musicrfm-demo"), help="output folder (default: %(default)s)")
-    parser.add_argument("--quick", action="store_true", help="fewer strengths, clips and search configs")
+    parser.add_argument("--quick", action="store_true", help="fewer strengths and clips, shorter clips (same probe)")
     parser.add_argument("--seed", type=int, default=0, help="generation seed, shared by steered and unsteered runs (default: 0)")
     parser.add_argument("--target", default="C", help="pitch class to steer toward (default: C)")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
@@ -279,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(QUICK if args.quick else DemoConfig(), seed=args.seed, target=args.target)
     except (TypeError, ValueError) as exc:
         print(f"musicrfm demo: error: {exc}", file=sys.stderr)
+        return 2
+    if args.out.exists() and not args.out.is_dir():
+        print(f"musicrfm demo: error: --out '{args.out}' exists and is not a folder", file=sys.stderr)
         return 2
     print(run_demo(args.out, config, quiet=args.quiet))
     return 0
