@@ -69,7 +69,8 @@ class DemoConfig:
         if self.target not in PITCH_CLASSES:
             raise ValueError(f"target must be one of {PITCH_CLASSES}, got {self.target!r}")
         strengths = tuple(self.strengths) if isinstance(self.strengths, (list, tuple)) else None
-        if not strengths or not all(isinstance(s, (int, float)) and not isinstance(s, bool) and s >= 0 for s in strengths):
+        numbers = strengths and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in strengths)
+        if not numbers or min(strengths) < 0:
             raise ValueError(f"strengths must be a non-empty sequence of numbers >= 0, got {self.strengths!r}")
         object.__setattr__(self, "strengths", tuple(float(s) for s in strengths))
         for name in ("clips", "n_per_class", "n_configs", "max_iters"):
@@ -110,7 +111,8 @@ def note_probe(toy: ToyModel, config: DemoConfig = DemoConfig(), *, quiet: bool 
     dataset = make_dataset("notes", n_per_class=config.n_per_class, seed=config.probe_seed,
                            sample_rate=toy.codec.sample_rate, duration_s=1.0)
     _say(f"note probe: {len(dataset)} rendered clips, RFM search of {config.n_configs} configs per layer", quiet)
-    probe = train_probe(MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name="toy"), dataset, search={"n_configs": config.n_configs, "max_iters": config.max_iters},
+    model = MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name="toy")
+    probe = train_probe(model, dataset, search={"n_configs": config.n_configs, "max_iters": config.max_iters},
                         seed=config.probe_seed, progress=None if quiet else _probe_progress)
     folder.parent.mkdir(parents=True, exist_ok=True)
     probe.save(folder)
@@ -210,7 +212,8 @@ def _one_thread() -> Iterator[None]:
 def _steer_and_report(toy: ToyModel, out: Path, config: DemoConfig, quiet: bool, started: float) -> Path:
     _say("[2/5] note probe (real pipeline: rendered notes, activations, RFM search, AGOP directions)", quiet)
     probe = note_probe(toy, config, quiet=quiet)
-    _say(f"[3/5] strength sweep toward {config.target}: {len(config.strengths)} strengths x {config.clips} clips", quiet)
+    _say(f"[3/5] strength sweep toward {config.target}: {len(config.strengths)} strengths x {config.clips} clips",
+         quiet)
     table, best = _write_sweep(toy, probe, out, config)
     _say("[4/5] sequence schedule C (2 s) -> E (2 s) -> G (2 s)", quiet)
     scores = _write_sequence(toy, probe, out, config)
@@ -223,8 +226,8 @@ def _steer_and_report(toy: ToyModel, out: Path, config: DemoConfig, quiet: bool,
 
 def _write_sweep(toy: ToyModel, probe: ConceptProbe, out: Path, config: DemoConfig) -> tuple[list[dict], dict]:
     """Sweep rows (without audio) and the best one; writes the unsteered and best clips and the plot."""
-    rows = sweep(toy, probe, targets=(config.target,), strengths=config.strengths, prompts=[config.prompt] * config.clips,
-                 duration_s=config.duration_s, seed=config.seed)
+    rows = sweep(toy, probe, targets=(config.target,), strengths=config.strengths,
+                 prompts=[config.prompt] * config.clips, duration_s=config.duration_s, seed=config.seed)
     best = max(rows, key=lambda row: row["accuracy"])
     write_audio(out / "unsteered.wav", rows[0]["generation"].audio[0].numpy(), toy.codec.sample_rate)
     write_audio(out / f"steered_{config.target}.wav", best["generation"].audio[0].numpy(), toy.codec.sample_rate)
@@ -267,7 +270,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="musicrfm demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, default=Path("musicrfm-demo"), help="output folder (default: %(default)s)")
     parser.add_argument("--quick", action="store_true", help="fewer strengths and clips, shorter clips (same probe)")
-    parser.add_argument("--seed", type=int, default=0, help="generation seed, shared by steered and unsteered runs (default: 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="generation seed, shared by steered and unsteered runs (default: 0)")
     parser.add_argument("--target", default="C", help="pitch class to steer toward (default: C)")
     parser.add_argument("--quiet", action="store_true", help="no progress messages")
     return parser.parse_args(argv)
