@@ -37,7 +37,9 @@ from .estimators import RFMClassifier, RFMRegressor
 from .metrics import accuracy, mse, roc_auc
 from .params import ParamsMixin
 from .search_math import DEFAULT_RTOL, SearchData, Trajectory
-from .validation import as_array, as_features, as_targets, check_lengths, check_number, resolve_device, resolve_dtype
+from .validation import (
+    as_array, as_features, as_labels, as_targets, check_lengths, check_number, resolve_device, resolve_dtype,
+)
 
 __all__ = ["ConfigResult", "RFMSearch", "SearchConfig", "sample_configs"]
 
@@ -236,12 +238,5 @@ def _result(config: SearchConfig, run: Trajectory, task: str) -> ConfigResult:
 
 
 def _labels(y: object, name: str) -> np.ndarray:
-    arr = as_array(y, name)
-    arr = arr.cpu().numpy() if isinstance(arr, torch.Tensor) else arr
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1 or arr.size == 0:
-        raise ValueError(f"{name} must be a non-empty 1-D array of class labels, got shape {arr.shape}")
-    if arr.dtype.kind == "f" and not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite labels")
-    return arr
+    """Numeric class labels (the search encodes them by value), through the estimators' own label checks."""
+    return as_labels(as_array(y, name), name)
