@@ -48,19 +48,7 @@ def test_a_stopped_token_refuses_before_loading_the_lock(engine):
     token.cancel()
     with pytest.raises(Cancelled):
         render_clip(engine, GenerationSettings("toy", "x", 0.2), [], token)
-    token.reset()
-    assert render_clip(engine, GenerationSettings("toy", "x", 0.2), [], token).steered.is_file()
-
-
-def test_cancel_tokens_are_per_session_copies():
-    import copy
-
-    token = CancelToken()
-    token.cancel()
-    fresh = copy.deepcopy(token)
-    fresh.check()  # a new session's token starts unset
-    with pytest.raises(Cancelled):
-        token.check()
+    assert render_clip(engine, GenerationSettings("toy", "x", 0.2), [], CancelToken()).steered.is_file()
 
 
 def test_engine_refuses_bad_configuration(tmp_path):

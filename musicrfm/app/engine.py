@@ -1,21 +1,28 @@
 """The app's engine: models, the probe library and every model-using task, behind one injectable object.
 
 Concurrency: steering hooks are registered on the shared model's modules and the sampler draws from
-torch's process-wide random generator, so two generations running at once would see each other's hooks
-and interleave each other's random streams. The engine therefore runs every task that uses a model
-(generation and probe training) under one lock: requests queue, and each gets exactly the audio its own
-plan and seed give when run alone. Cancelling works through a per-request `CancelToken` checked before
-every decoder forward (and between training stages).
+torch's process-wide random generator, so generations are serialised per engine (one lock): requests
+queue, and each gets exactly the audio its own plan and seed give when run alone. Probe training runs
+beside them under its own lock (one training at a time) on the model's *training twin*: the same weight
+tensors under separate module objects, so training's capture hooks never fire in a generation's
+forwards and steering hooks never reach training's. Extraction only reads the weights, and training
+draws from its own seeded generators, never from torch's global one. Cancelling works through a
+per-request `CancelToken` checked before every decoder forward (and between training stages).
 
 >>> from musicrfm.models import MusicGen
 >>> from musicrfm.models.tiny import tiny_musicgen
 >>> engine = AppEngine(loader=lambda name: MusicGen.from_model(tiny_musicgen(seed=0), name=name))
 >>> engine.model("toy").num_layers, engine.frame_rate("toy")
 (2, 50)
+>>> engine.twin("toy").model is engine.model("toy").model
+False
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import itertools
 import os
 import tempfile
 import threading
@@ -24,6 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from musicrfm.app.cancel import CancelToken
 from musicrfm.models import MusicGen, load_musicgen
 from musicrfm.probes import ProbeLibrary
 from musicrfm.steering.schedules import DEFAULT_FRAME_RATE
@@ -32,33 +40,6 @@ Loader = Callable[[str], MusicGen]
 Progress = Callable[[float, str], None]
 MODEL_CHOICES = ("toy", "facebook/musicgen-small", "facebook/musicgen-medium", "facebook/musicgen-large",
                  "facebook/musicgen-melody")
-
-
-class Cancelled(Exception):
-    """Raised inside a running task when its user pressed Stop."""
-
-
-class CancelToken:
-    """A per-session stop flag; a deep copy (Gradio copies state per session) is a fresh, unset token."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def __deepcopy__(self, memo: dict) -> CancelToken:
-        return CancelToken()
-
-    def cancel(self) -> None:
-        """Ask the running task to stop at its next checkpoint."""
-        self._event.set()
-
-    def reset(self) -> None:
-        """Clear the flag before a new task starts."""
-        self._event.clear()
-
-    def check(self) -> None:
-        """Raise `Cancelled` if Stop was pressed."""
-        if self._event.is_set():
-            raise Cancelled("stopped by the user")
 
 
 @dataclass(frozen=True)
@@ -82,7 +63,8 @@ def default_loader(device: str = "auto") -> Loader:
 
 
 class AppEngine:
-    """What the app's handlers call: cached model loading, the probe library and the task lock.
+    """What the app's handlers call: cached model loading, the probe library, the generation lock and the
+    training lock.
 
     Args:
         loader: model name -> MusicGen (default: the CLI's loader; tests pass a tiny model).
@@ -113,8 +95,10 @@ class AppEngine:
         self.limits = limits
         self.model_choices = tuple(model_choices)
         self._models: dict[str, MusicGen] = {}
+        self._twins: dict[str, MusicGen] = {}
         self._load_lock = threading.Lock()
-        self._task_lock = threading.Lock()
+        self._generate_lock = threading.Lock()
+        self._train_lock = threading.Lock()
 
     def model(self, name: str) -> MusicGen:
         """The model called `name`, loaded on first use and kept."""
@@ -126,8 +110,15 @@ class AppEngine:
                 model = self.loader(name)
                 if not isinstance(model, MusicGen):
                     raise TypeError(f"loader returned {type(model).__name__} for {name!r}, not a MusicGen")
+                # Twinned before anyone can hook the model, so the twin starts without hooks.
+                self._twins[name] = training_twin(model)
                 self._models[name] = model
             return self._models[name]
+
+    def twin(self, name: str) -> MusicGen:
+        """The training twin of model `name` (see `training_twin`)."""
+        self.model(name)
+        return self._twins[name.strip()]
 
     def frame_rate(self, name: str) -> float:
         """The frame rate of model `name` if it is loaded, else MusicGen's 50 Hz (only plots use this)."""
@@ -140,24 +131,50 @@ class AppEngine:
         return Path(tempfile.mkdtemp(prefix="request-", dir=self.work_dir))
 
     @contextmanager
-    def exclusive(self, model: MusicGen, token: CancelToken, progress: Progress | None = None,
-                  steps: int | None = None) -> Iterator[None]:
-        """Hold the task lock while using `model`; every decoder forward first checks `token` and reports
-        `progress(fraction, "decoding")` over `steps` forwards."""
+    def generating(self, model: MusicGen, token: CancelToken, progress: Progress | None = None,
+                   steps: int | None = None) -> Iterator[None]:
+        """Hold the generation lock while `model` generates; every decoder forward first checks `token` and
+        reports `progress(fraction, "decoding")` over `steps` forwards."""
         token.check()
-        decoder = model.model.decoder.model.decoder
-        count = [0]
+        with self._generate_lock, _checkpoints(model, token, progress, steps):
+            yield
 
-        def checkpoint(module, args) -> None:
-            token.check()
-            count[0] += 1
-            if progress is not None and steps:
-                progress(min(count[0] / steps, 1.0), "decoding")
+    @contextmanager
+    def training(self, name: str, token: CancelToken) -> Iterator[MusicGen]:
+        """Hold the training lock and yield the training twin of model `name`; every decoder forward on it
+        first checks `token`. Generations go on meanwhile on the model itself."""
+        twin = self.twin(name)
+        token.check()
+        with self._train_lock, _checkpoints(twin, token):
+            yield twin
 
-        with self._task_lock:
-            token.check()
-            handle = decoder.register_forward_pre_hook(checkpoint)
-            try:
-                yield
-            finally:
-                handle.remove()
+
+def training_twin(model: MusicGen) -> MusicGen:
+    """`model` with its own module objects over the very same weight tensors: no extra weight memory, and
+    hooks registered on one never fire in the other's forwards."""
+    hooked = [name for name, module in model.model.named_modules() if module._forward_hooks or module._forward_pre_hooks]
+    if hooked:
+        # A deep copy would carry these hooks (a running steering plan, say) into every training.
+        raise ValueError(f"model: cannot twin a model with hooks on {hooked[:3]}; twin it before use")
+    shared = {id(tensor): tensor for tensor in itertools.chain(model.model.parameters(), model.model.buffers())}
+    return dataclasses.replace(model, model=copy.deepcopy(model.model, shared))
+
+
+@contextmanager
+def _checkpoints(model: MusicGen, token: CancelToken, progress: Progress | None = None,
+                 steps: int | None = None) -> Iterator[None]:
+    """A pre-hook on `model`'s decoder that checks `token` (and reports progress) before every forward."""
+    token.check()
+    count = [0]
+
+    def checkpoint(module, args) -> None:
+        token.check()
+        count[0] += 1
+        if progress is not None and steps:
+            progress(min(count[0] / steps, 1.0), "decoding")
+
+    handle = model.model.decoder.model.decoder.register_forward_pre_hook(checkpoint)
+    try:
+        yield
+    finally:
+        handle.remove()

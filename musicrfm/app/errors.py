@@ -1,7 +1,8 @@
 """Failures as one-line messages in the UI, never stack traces.
 
 Validation errors (ValueError, TypeError) show their own message; a Stop shows as a notice; anything
-unexpected shows its type and message while the traceback goes to the server log only.
+unexpected shows its type and message while the traceback goes to the server log only. A cancelled
+request's `asyncio.CancelledError` is not an Exception and passes through untouched, as Gradio needs.
 
 >>> import gradio as gr
 >>> @shown_errors
@@ -17,13 +18,14 @@ duration: must be positive
 from __future__ import annotations
 
 import functools
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
 
 import gradio as gr
 
-from musicrfm.app.engine import Cancelled
+from musicrfm.app.cancel import Cancelled
 
 LOG = logging.getLogger("musicrfm.app")
 
@@ -34,20 +36,35 @@ def one_line(error: BaseException) -> str:
 
 
 def shown_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap a Gradio handler so every failure reaches the user as a `gr.Error` message."""
+    """Wrap a Gradio handler (plain or async) so every failure reaches the user as a `gr.Error` message."""
+    if inspect.iscoroutinefunction(handler):
+
+        @functools.wraps(handler)
+        async def awaited(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return await handler(*args, **kwargs)
+            except Exception as error:  # noqa: BLE001 - mapped to a message (or re-raised) by ui_error
+                raise ui_error(error) from None
+
+        return awaited
 
     @functools.wraps(handler)
     def wrapped(*args: Any, **kwargs: Any) -> Any:
         try:
             return handler(*args, **kwargs)
-        except gr.Error:
-            raise
-        except Cancelled as error:
-            raise gr.Error(f"Stopped: {one_line(error)}", title="Stopped") from None
-        except (ValueError, TypeError) as error:
-            raise gr.Error(one_line(error)) from None
-        except Exception as error:  # noqa: BLE001 - the UI's last line of defence; the log keeps the traceback
-            LOG.exception("request failed")
-            raise gr.Error(f"{type(error).__name__}: {one_line(error)}") from None
+        except Exception as error:  # noqa: BLE001 - mapped to a message (or re-raised) by ui_error
+            raise ui_error(error) from None
 
     return wrapped
+
+
+def ui_error(error: Exception) -> gr.Error:
+    """The message a failure shows in the UI; unexpected ones also go to the server log with a traceback."""
+    if isinstance(error, gr.Error):
+        return error
+    if isinstance(error, Cancelled):
+        return gr.Error(f"Stopped: {one_line(error)}", title="Stopped")
+    if isinstance(error, (ValueError, TypeError)):
+        return gr.Error(one_line(error))
+    LOG.error("request failed", exc_info=error)
+    return gr.Error(f"{type(error).__name__}: {one_line(error)}")

@@ -5,7 +5,8 @@ Both renders go through `musicrfm.jobs` (schema, plan builder, `generate_batch`)
 `musicrfm render` does; the unsteered one is the same job without its terms.
 
 >>> import tempfile
->>> from musicrfm.app.engine import AppEngine, CancelToken
+>>> from musicrfm.app.cancel import CancelToken
+>>> from musicrfm.app.engine import AppEngine
 >>> from musicrfm.app.terms import GenerationSettings
 >>> from musicrfm.models import MusicGen
 >>> from musicrfm.models.tiny import tiny_musicgen
@@ -28,7 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import yaml
 
-from musicrfm.app.engine import AppEngine, CancelToken, Progress
+from musicrfm.app.cancel import CancelToken
+from musicrfm.app.engine import AppEngine, Progress
 from musicrfm.app.figures import chromagram_figure
 from musicrfm.app.terms import GenerationSettings, check_job, check_terms, job_dict, strength_curves
 from musicrfm.evaluation import chromagram, evaluated_spans
@@ -67,7 +69,7 @@ def render_clip(engine: AppEngine, settings: GenerationSettings, terms: list[dic
     plain = dataclasses.replace(job, terms=())
     renders = [(plain, {})] + ([(job, probes)] if job.terms else [])
     forwards = len(renders) * (round(job.duration_s * model.frame_rate) + model.num_codebooks + 1)
-    with engine.exclusive(model, token, progress, forwards):
+    with engine.generating(model, token, progress, forwards):
         audio = [generate_batch(spec, model, expand(spec)[:1], loaded).audio[0].float().cpu().numpy()
                  for spec, loaded in renders]
     out = engine.request_dir()

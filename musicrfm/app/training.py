@@ -2,7 +2,8 @@
 the probes already there.
 
 >>> import tempfile
->>> from musicrfm.app.engine import AppEngine, CancelToken
+>>> from musicrfm.app.cancel import CancelToken
+>>> from musicrfm.app.engine import AppEngine
 >>> from musicrfm.models import MusicGen
 >>> from musicrfm.models.tiny import tiny_musicgen
 >>> from musicrfm.probes import ProbeLibrary
@@ -20,7 +21,8 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from musicrfm.app.engine import AppEngine, CancelToken, Progress
+from musicrfm.app.cancel import CancelToken
+from musicrfm.app.engine import AppEngine, Progress
 from musicrfm.app.figures import layer_scores_figure
 from musicrfm.app.terms import parse_layers_text
 from musicrfm.data import get_concept, make_dataset
@@ -77,8 +79,8 @@ def train_and_save(engine: AppEngine, request: TrainRequest, token: CancelToken,
         if progress is not None and total:
             progress(start + span * done / total, text)
 
-    with engine.exclusive(model, token):
-        probe = train_probe(model, dataset, target=request.target.strip() or None, layers=layers,
+    with engine.training(request.model, token) as twin:
+        probe = train_probe(twin, dataset, target=request.target.strip() or None, layers=layers,
                             search=SEARCH_BUDGETS[request.budget], seed=request.seed, cache_dir=engine.cache_dir,
                             progress=report)
     engine.library.save(probe, request.name)

@@ -10,7 +10,8 @@ from typing import Any
 
 import gradio as gr
 
-from musicrfm.app.engine import AppEngine, CancelToken
+from musicrfm.app.cancel import run_cancellable
+from musicrfm.app.engine import AppEngine
 from musicrfm.app.errors import shown_errors
 from musicrfm.app.figures import strength_figure
 from musicrfm.app.generation import METRIC_HEADERS, render_clip
@@ -58,7 +59,6 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     chroma = gr.Plot(label="Chromagram of the steered clip, schedule overlaid", elem_id="chroma-plot")
     metrics = gr.Dataframe(headers=METRIC_HEADERS, label="Target accuracy", interactive=False)
     downloads = gr.File(label="Downloads: audio and the job file for `musicrfm render`", file_count="multiple")
-    token = gr.State(CancelToken())
 
     @shown_errors
     def add_term(rows, probe_name, target_name, value, layer_text, kind_name, param_text, file):
@@ -71,18 +71,13 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
         return strength_figure(strength_curves(rows or [], seconds, engine.frame_rate(model_name)))
 
     @shown_errors
-    def generate(model_name, text, seconds, seed_value, k, temp, scale, rows, stop_token,
-                 progress=gr.Progress()):
-        stop_token.reset()
+    async def generate(model_name, text, seconds, seed_value, k, temp, scale, rows, progress=gr.Progress()):
         settings = GenerationSettings(model=model_name, prompt=text or "", duration_s=seconds, seed=seed_value,
                                       top_k=k, temperature=temp, guidance_scale=scale)
-        clip = render_clip(engine, settings, rows or [], stop_token, lambda f, desc: progress(f, desc=desc))
+        clip = await run_cancellable(lambda token: render_clip(engine, settings, rows or [], token,
+                                                               lambda f, desc: progress(f, desc=desc)))
         files = list(dict.fromkeys(str(p) for p in (clip.unsteered, clip.steered, clip.job_file)))
         return str(clip.unsteered), str(clip.steered), clip.chroma, clip.metrics, files
-
-    def cancel(stop_token: CancelToken) -> None:
-        stop_token.cancel()
-        gr.Info("Stopping the generation")
 
     # Drawn after each edit of the rows; `.input` fires on user edits (Gradio 6 skips `.change` there).
     plot_inputs = [model, duration, terms]
@@ -96,10 +91,11 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     kind.input(_schedule_form, kind, [params, schedule_file], api_name=False)
     probe.input(shown_errors(lambda name: gr.update(choices=probe_targets(engine, name) if name else [], value=None)),
                 probe, target, api_name=False)
-    event = run.click(generate, [model, prompt, duration, seed, top_k, temperature, guidance, terms, token],
+    event = run.click(generate, [model, prompt, duration, seed, top_k, temperature, guidance, terms],
                       [plain_audio, steered_audio, chroma, metrics, downloads], api_name="generate",
                       concurrency_limit=4)
-    stop.click(cancel, token, None, cancels=[event], api_name=False)
+    # Stop (like a client's job.cancel()) cancels the event; run_cancellable passes that on to the decoding.
+    stop.click(lambda: gr.Info("Stopping the generation"), None, None, cancels=[event], api_name=False)
     return {"probe": probe}
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from musicrfm.app.engine import AppEngine, CancelToken
+from musicrfm.app.cancel import run_cancellable
+from musicrfm.app.engine import AppEngine
 from musicrfm.app.errors import shown_errors
 from musicrfm.app.training import SEARCH_BUDGETS, TrainRequest, probe_overview, train_and_save
 from musicrfm.data import CONCEPTS
@@ -36,16 +37,15 @@ def build_probes_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.comp
         gr.Markdown(f"Library folder: `{engine.library.root}`")
     scores = gr.Plot(label="Per-layer scores", elem_id="probe-scores")
     info = gr.JSON(label="Probe details")
-    token = gr.State(CancelToken())
 
     @shown_errors
-    def run(model_name, concept_name, class_text, target_text, count, length, layer_text, budget_name, seed_value,
-            probe_name, stop_token, progress=gr.Progress()):
-        stop_token.reset()
+    async def run(model_name, concept_name, class_text, target_text, count, length, layer_text, budget_name,
+                  seed_value, probe_name, progress=gr.Progress()):
         request = TrainRequest(model=model_name, concept=concept_name, name=(probe_name or "").strip(),
                                classes=class_text or "", target=target_text or "", n_per_class=count,
                                duration_s=length, layers=layer_text, budget=budget_name, seed=seed_value)
-        train_and_save(engine, request, stop_token, lambda f, desc: progress(f, desc=desc))
+        await run_cancellable(lambda token: train_and_save(engine, request, token,
+                                                           lambda f, desc: progress(f, desc=desc)))
         details, figure = probe_overview(engine, request.name)
         return figure, details, gr.update(choices=engine.library.list(), value=request.name)
 
@@ -56,13 +56,9 @@ def build_probes_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.comp
         details, figure = probe_overview(engine, probe_name)
         return figure, details
 
-    def cancel(stop_token: CancelToken) -> None:
-        stop_token.cancel()
-        gr.Info("Stopping the training")
-
-    event = train.click(run, [model, concept, classes, target, clips, seconds, layers, budget, seed, name, token],
+    event = train.click(run, [model, concept, classes, target, clips, seconds, layers, budget, seed, name],
                         [scores, info, picker], api_name="train_probe")
-    stop.click(cancel, token, None, cancels=[event], api_name=False)
+    stop.click(lambda: gr.Info("Stopping the training"), None, None, cancels=[event], api_name=False)
     picker.input(inspect, picker, [scores, info], api_name="probe_info")
     refresh.click(lambda: gr.update(choices=engine.library.list()), None, picker, api_name=False)
     return {"train": event, "picker": picker}
