@@ -1,6 +1,7 @@
 """The app through its HTTP API (gradio_client) on a tiny model: steering, the job file, concurrency,
-uploads refused with messages, probe training and the AGOP lab."""
+uploads refused with messages, probe training, cancelling from the client, and the AGOP lab."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -8,8 +9,9 @@ import pytest
 import soundfile as sf
 from gradio_client import Client, handle_file
 from gradio_client.exceptions import AppError
+from gradio_client.utils import Status
 
-from tests.app_support import running_app, tiny_engine
+from tests.app_support import hooks_left, recorded_forwards, running_app, tiny_engine, wait_for
 from musicrfm.jobs import load_job, read_manifest, render_job
 
 DURATION = 0.4
@@ -160,3 +162,41 @@ def test_train_probe_saves_to_the_library(client, engine):
         client.predict("toy", "notes", "", "", 2, 0.5, "all", "quick", 0, "few", api_name="/train_probe")
     with pytest.raises(AppError, match="name must be"):
         client.predict("toy", "notes", "", "", 5, 0.5, "all", "quick", 0, "../x", api_name="/train_probe")
+
+
+def cancelled_midway(client, model, args, api_name, after: int) -> tuple[int, int]:
+    """Submit a request, cancel it from the client once `model` has run `after` decoder forwards (each slowed
+    to 20 ms); returns the forwards seen when `job.cancel()` was called and when it returned."""
+    with recorded_forwards(model, delay_s=0.02) as calls:
+        job = client.submit(*args, api_name=api_name)
+        wait_for(lambda: len(calls) >= after)
+        asked = len(calls)
+        job.cancel()
+        returned = len(calls)
+        time.sleep(0.3)
+        assert len(calls) == returned, "the work went on after the cancel returned"
+        wait_for(job.done, timeout_s=10)
+        assert job.status().code == Status.CANCELLED
+    return asked, returned
+
+
+def test_cancel_from_the_client_stops_the_generation_and_the_next_one_runs(client, engine):
+    model = engine.model("toy")
+    terms = add_term(client, target="G")
+    # 20 s asks for ~2000 forwards over the two renders; the cancel lands within a few of them.
+    asked, returned = cancelled_midway(client, model, ("toy", "calm", 20.0, 3, 250, 1.0, 3.0, terms), "/generate",
+                                       after=5)
+    assert returned - asked <= 5 and hooks_left(model) == 0
+    plain, steered, *_ = generate(client, terms, seed=3)
+    assert len(audio(steered)) == round(DURATION * 50) * 640 and not np.array_equal(audio(plain), audio(steered))
+
+
+def test_cancel_from_the_client_stops_a_training_and_the_next_one_runs(client, engine):
+    twin = engine.twin("toy")
+    args = ("toy", "notes", "C, D, E", "", 30, 1.0, "all", "quick", 7, "cancelled_probe")
+    asked, returned = cancelled_midway(client, twin, args, "/train_probe", after=2)
+    assert returned - asked <= 5 and hooks_left(twin) == 0
+    assert "cancelled_probe" not in engine.library.list()
+    _, info, _ = client.predict("toy", "notes", "C, D, E", "E", 5, 0.5, "all", "quick", 8, "after_cancel",
+                                api_name="/train_probe")
+    assert info["target"] == "E" and "after_cancel" in engine.library.list()
