@@ -91,6 +91,11 @@ def test_bad_terms_are_refused_with_a_message(client, terms, message):
         generate(client, terms)
 
 
+def test_add_term_takes_only_library_probes(client, engine):
+    with pytest.raises(AppError, match="'ghost' is not in the probe library"):
+        client.predict([], "ghost", "C", 1.0, "all", "constant", "value: 1", None, api_name="/add_term")
+
+
 def test_duration_over_the_limit_is_refused(client):
     with pytest.raises(AppError, match="greater than maximum value 30"):
         generate(client, [], duration=120.0)

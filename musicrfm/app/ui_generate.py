@@ -35,7 +35,9 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     with gr.Group():
         gr.Markdown("### Concepts\nAdd any number of concepts; each adds strength x schedule x direction.")
         with gr.Row():
-            probe = gr.Dropdown(label="Probe", choices=engine.library.list(), elem_id="concept-probe")
+            # Custom values let API clients name probes trained after their session began; add_term checks them.
+            probe = gr.Dropdown(label="Probe", choices=engine.library.list(), allow_custom_value=True,
+                                elem_id="concept-probe")
             target = gr.Dropdown(label="Target", choices=[], allow_custom_value=True, elem_id="concept-target")
             strength = gr.Number(label="Strength", value=0.5, elem_id="concept-strength")
             layers = gr.Textbox(label="Layers", value="all", info="all, exponential, top_k: 3 or 0, 1, -1")
@@ -64,6 +66,8 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     def add_term(rows, probe_name, target_name, value, layer_text, kind_name, param_text, file):
         term = concept_term(probe_name, target_name, value, layer_text, kind_name, param_text, file,
                             max_schedule_bytes=engine.limits.max_schedule_bytes)
+        if term["probe"] not in engine.library.list():
+            raise ValueError(f"probe: {term['probe']!r} is not in the probe library (train it in the Probes tab)")
         return [*(rows or []), term]
 
     @shown_errors

@@ -32,7 +32,8 @@ def build_probes_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.comp
             stop = gr.Button("Stop", variant="stop")
     with gr.Accordion("Library", open=True):
         with gr.Row():
-            picker = gr.Dropdown(label="Probe", choices=engine.library.list(), elem_id="library-probe")
+            picker = gr.Dropdown(label="Probe", choices=engine.library.list(), allow_custom_value=True,
+                                 elem_id="library-probe")
             refresh = gr.Button("Refresh", scale=0)
         gr.Markdown(f"Library folder: `{engine.library.root}`")
     scores = gr.Plot(label="Per-layer scores", elem_id="probe-scores")
