@@ -169,12 +169,14 @@ def test_train_probe_saves_to_the_library(client, engine):
         client.predict("toy", "notes", "", "", 5, 0.5, "all", "quick", 0, "../x", api_name="/train_probe")
 
 
-def cancelled_midway(client, model, args, api_name, after: int) -> tuple[int, int]:
+def cancelled_midway(client, model, args, api_name, after: int) -> tuple[int, int, str]:
     """Submit a request, cancel it from the client once `model` has run `after` decoder forwards (each slowed
-    to 20 ms); returns the forwards seen when `job.cancel()` was called and when it returned."""
+    to 20 ms) and the client has seen progress; returns the forwards seen when `job.cancel()` was called and
+    when it returned, and the progress text."""
     with recorded_forwards(model, delay_s=0.02) as calls:
         job = client.submit(*args, api_name=api_name)
-        wait_for(lambda: len(calls) >= after)
+        wait_for(lambda: len(calls) >= after and bool(job.status().progress_data))
+        shown = job.status().progress_data[0].desc
         asked = len(calls)
         job.cancel()
         returned = len(calls)
@@ -182,16 +184,16 @@ def cancelled_midway(client, model, args, api_name, after: int) -> tuple[int, in
         assert len(calls) == returned, "the work went on after the cancel returned"
         wait_for(job.done, timeout_s=10)
         assert job.status().code == Status.CANCELLED
-    return asked, returned
+    return asked, returned, shown
 
 
 def test_cancel_from_the_client_stops_the_generation_and_the_next_one_runs(client, engine):
     model = engine.model("toy")
     terms = add_term(client, target="G")
     # 20 s asks for ~2000 forwards over the two renders; the cancel lands within a few of them.
-    asked, returned = cancelled_midway(client, model, ("toy", "calm", 20.0, 3, 250, 1.0, 3.0, terms), "/generate",
-                                       after=5)
-    assert returned - asked <= 5 and hooks_left(model) == 0
+    asked, returned, shown = cancelled_midway(client, model, ("toy", "calm", 20.0, 3, 250, 1.0, 3.0, terms),
+                                              "/generate", after=5)
+    assert returned - asked <= 5 and shown == "decoding" and hooks_left(model) == 0
     plain, steered, *_ = generate(client, terms, seed=3)
     assert len(audio(steered)) == round(DURATION * 50) * 640 and not np.array_equal(audio(plain), audio(steered))
 
@@ -199,8 +201,8 @@ def test_cancel_from_the_client_stops_the_generation_and_the_next_one_runs(clien
 def test_cancel_from_the_client_stops_a_training_and_the_next_one_runs(client, engine):
     twin = engine.twin("toy")
     args = ("toy", "notes", "C, D, E", "", 30, 1.0, "all", "quick", 7, "cancelled_probe")
-    asked, returned = cancelled_midway(client, twin, args, "/train_probe", after=2)
-    assert returned - asked <= 5 and hooks_left(twin) == 0
+    asked, returned, shown = cancelled_midway(client, twin, args, "/train_probe", after=2)
+    assert returned - asked <= 5 and shown == "extracting activations" and hooks_left(twin) == 0
     assert "cancelled_probe" not in engine.library.list()
     _, info, _ = client.predict("toy", "notes", "C, D, E", "E", 5, 0.5, "all", "quick", 8, "after_cancel",
                                 api_name="/train_probe")

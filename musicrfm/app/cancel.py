@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import TypeVar
@@ -57,7 +58,9 @@ async def run_cancellable(work: Callable[[CancelToken], T]) -> T:
     if not callable(work):
         raise TypeError(f"work must be callable as work(token), got {type(work).__name__}")
     token = CancelToken()
-    future = asyncio.get_running_loop().run_in_executor(None, work, token)
+    # The worker runs in the request's context: Gradio finds the request's progress bar through it.
+    context = contextvars.copy_context()
+    future = asyncio.get_running_loop().run_in_executor(None, context.run, work, token)
     try:
         # Shielded, so a cancellation reaches this coroutine without abandoning the worker's result.
         return await asyncio.shield(future)
