@@ -1,11 +1,12 @@
-"""The app in a real headless Chromium (Debian's, driven by Playwright): generate with a concept, then
-use the Probes tab and the AGOP lab. Screenshots are saved as artifacts and their paths printed."""
+"""The app in a real headless Chromium (Debian's, driven by Playwright): generate with a concept, stop a
+long generation with the Stop button, then use the Probes tab and the AGOP lab. Screenshots are saved as
+artifacts and their paths printed."""
 
 import shutil
 
 import pytest
 
-from tests.app_support import running_app, tiny_engine
+from tests.app_support import hooks_left, recorded_forwards, running_app, tiny_engine, wait_for
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium")
@@ -15,10 +16,14 @@ TIMEOUT_MS = 45_000
 
 
 @pytest.fixture(scope="module")
-def page(tmp_path_factory):
+def engine(tmp_path_factory):
+    return tiny_engine(tmp_path_factory.mktemp("browser"))
+
+
+@pytest.fixture(scope="module")
+def page(engine):
     if CHROMIUM is None:
         pytest.fail("Debian's chromium is required for the browser test (apt-get install chromium)")
-    engine = tiny_engine(tmp_path_factory.mktemp("browser"))
     with running_app(engine) as url, playwright_api.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
         page = browser.new_page(viewport={"width": 1280, "height": 1800})
@@ -55,6 +60,20 @@ def test_generate_with_a_concept(page, tmp_path):
     shot = tmp_path / "generate.png"
     page.screenshot(path=str(shot), full_page=True)
     print(f"screenshot: {shot}")
+
+
+def test_stop_button_stops_the_decoding(page, engine):
+    page.locator("#duration input").fill("20")
+    with recorded_forwards(engine.model("toy"), delay_s=0.02) as calls:
+        page.locator("#generate").click()
+        wait_for(lambda: len(calls) >= 5)
+        page.locator("#stop-generate").click()
+        page.get_by_text("Stopping the generation").first.wait_for()
+        wait_for(lambda: hooks_left(engine.model("toy")) == 1)  # only the recorder: the work has stopped
+        stopped = len(calls)
+        page.wait_for_timeout(300)
+        assert len(calls) == stopped < 100  # of ~2000 forwards that 20 s would take
+    page.locator("#duration input").fill("0.4")
 
 
 def test_probes_tab_shows_a_library_probe(page, tmp_path):

@@ -25,7 +25,8 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     refresh it)."""
     with gr.Row():
         prompt = gr.Textbox(label="Prompt", placeholder="calm piano melody", scale=3, elem_id="prompt")
-        duration = gr.Number(label="Duration (s)", value=2.0, minimum=0.1, maximum=engine.limits.max_duration_s)
+        duration = gr.Number(label="Duration (s)", value=2.0, minimum=0.1, maximum=engine.limits.max_duration_s,
+                             elem_id="duration")
         seed = gr.Number(label="Seed", value=0, precision=0, minimum=0)
     with gr.Accordion("Sampling and guidance", open=False):
         with gr.Row():
@@ -54,7 +55,7 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     plot = gr.Plot(label="Strength over time", value=strength_figure([]), elem_id="strength-plot")
     with gr.Row():
         run = gr.Button("Generate", variant="primary", elem_id="generate")
-        stop = gr.Button("Stop", variant="stop")
+        stop = gr.Button("Stop", variant="stop", elem_id="stop-generate")
     with gr.Row():
         plain_audio = gr.Audio(label="Unsteered", type="filepath", elem_id="unsteered-audio")
         steered_audio = gr.Audio(label="Steered (same seed)", type="filepath", elem_id="steered-audio")
