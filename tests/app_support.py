@@ -23,19 +23,23 @@ def tiny_model() -> MusicGen:
     return MusicGen.from_model(tiny_musicgen(seed=0), name="toy")
 
 
-def tiny_engine(root: Path) -> AppEngine:
-    """An engine whose every model name loads one shared tiny model, with a library holding `notes`."""
-    model = tiny_model()
-    library = ProbeLibrary(root / "probes")
-    library.save(note_probe(model), "notes")
+def single_model_engine(model: MusicGen, root: Path) -> AppEngine:
+    """An engine whose one model, "toy", is `model`, with its library, outputs and cache under `root`."""
 
     def load(name: str) -> MusicGen:
         if name != "toy":
             raise ValueError(f"model: only 'toy' exists in this test engine, got {name!r}")
         return model
 
-    return AppEngine(loader=load, library=library, work_dir=root / "work", cache_dir=root / "cache",
-                     dataset_backend="numpy")
+    return AppEngine(loader=load, library=ProbeLibrary(root / "probes"), work_dir=root / "work",
+                     cache_dir=root / "cache", dataset_backend="numpy")
+
+
+def tiny_engine(root: Path) -> AppEngine:
+    """The tiny model as "toy", with a library holding `notes`."""
+    engine = single_model_engine(tiny_model(), root)
+    engine.library.save(note_probe(engine.model("toy")), "notes")
+    return engine
 
 
 def free_port() -> int:

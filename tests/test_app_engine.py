@@ -78,8 +78,10 @@ def test_the_training_twin_shares_weights_but_not_hooks():
     twin.layers[0].register_forward_hook(lambda *args: fired.append(1))
     model.model.generate(max_new_tokens=6, do_sample=False)
     assert fired == []
-    with pytest.raises(ValueError, match="cannot twin a model with hooks on"):
+    with pytest.raises(ValueError, match=r"cannot twin a model with hooks on \['decoder.model.decoder.layers.0'\]"):
         training_twin(twin)
+    with pytest.raises(TypeError, match="model must be a MusicGen"):
+        training_twin(model.model)
 
 
 def audio(path):

@@ -9,11 +9,9 @@ import pytest
 import soundfile as sf
 from gradio_client import Client
 
-from musicrfm.app import AppEngine
 from musicrfm.models import MusicGen
-from musicrfm.probes import ProbeLibrary
 from musicrfm.toy import load_toy
-from tests.app_support import hooks_left, paused_forward, running_app
+from tests.app_support import hooks_left, paused_forward, running_app, single_model_engine
 
 SECONDS = 1.2
 SEED = 4
@@ -23,15 +21,7 @@ SEED = 4
 def engine(tmp_path_factory):
     toy = load_toy(progress=False)
     model = MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name="toy")
-
-    def load(name: str) -> MusicGen:
-        if name != "toy":
-            raise ValueError(f"model: only 'toy' exists in this test engine, got {name!r}")
-        return model
-
-    root = tmp_path_factory.mktemp("toy-app")
-    return AppEngine(loader=load, library=ProbeLibrary(root / "probes"), work_dir=root / "work",
-                     cache_dir=root / "cache", dataset_backend="numpy")
+    return single_model_engine(model, tmp_path_factory.mktemp("toy-app"))
 
 
 @pytest.fixture(scope="module")

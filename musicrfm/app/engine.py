@@ -152,7 +152,10 @@ class AppEngine:
 def training_twin(model: MusicGen) -> MusicGen:
     """`model` with its own module objects over the very same weight tensors: no extra weight memory, and
     hooks registered on one never fire in the other's forwards."""
-    hooked = [name for name, module in model.model.named_modules() if module._forward_hooks or module._forward_pre_hooks]
+    if not isinstance(model, MusicGen):
+        raise TypeError(f"model must be a MusicGen, got {type(model).__name__}")
+    modules = model.model.named_modules()
+    hooked = [name or "<root>" for name, module in modules if module._forward_hooks or module._forward_pre_hooks]
     if hooked:
         # A deep copy would carry these hooks (a running steering plan, say) into every training.
         raise ValueError(f"model: cannot twin a model with hooks on {hooked[:3]}; twin it before use")
