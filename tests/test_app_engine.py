@@ -121,6 +121,7 @@ def test_two_trainings_take_turns(engine):
 def test_a_cancelled_training_stops_between_forwards_and_saves_nothing(engine):
     token = CancelToken()
     request = dataclasses.replace(REQUEST, name="stopped", seed=21, n_per_class=20)
+    cached = sorted(engine.cache_dir.glob("*"))
     with recorded_forwards(engine.twin("toy")) as calls:
         def cancel_at_second(module, args):
             if len(calls) == 2:
@@ -135,3 +136,4 @@ def test_a_cancelled_training_stops_between_forwards_and_saves_nothing(engine):
     # The engine's checkpoint runs after the test's hooks, so the forward that asked to stop never ran.
     assert len(calls) == 2 and "stopped" not in engine.library.list()
     assert hooks_left(engine.twin("toy")) == 0
+    assert sorted(engine.cache_dir.glob("*")) == cached  # no new entry, no half-written .part file
