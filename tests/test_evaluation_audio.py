@@ -55,6 +55,16 @@ def test_triad_accuracy_with_root_and_quality_only(chords):
     assert np.mean(rooted) >= 0.9 and np.mean(quality_only) >= 0.9
 
 
+def test_triads_on_bright_fluidsynth_timbres():
+    # Reeds, brass and an overdriven organ put strong third and seventh harmonics on every chord tone; the
+    # recogniser without harmonic-partial subtraction read these triads as seventh chords (0.79 here).
+    clips = make_dataset("chords", n_per_class=12, seed=7, sample_rate=SR, duration_s=1.0, classes=TRIADS,
+                         instruments=["soprano_sax", "trumpet", "electric_guitar_clean", "clarinet", "rock_organ"],
+                         backend="fluidsynth")
+    scores = [chord_accuracy(clip.audio, SR, f"{clip.meta.root}:{clip.label}") for clip in clips]
+    assert len(scores) == 48 and np.mean(scores) >= 0.9, np.mean(scores)
+
+
 def test_every_quality_is_recognised_at_segment_level(chords):
     hits = [chord_accuracy(clip.audio, SR, f"{clip.meta.root}:{clip.label}", level="segment") for clip in chords]
     assert np.mean(hits) >= 0.9

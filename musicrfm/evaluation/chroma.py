@@ -1,13 +1,16 @@
-"""Frame-level chroma with silence detection: which pitch class sounds in each frame of a clip.
+"""Frame-level chroma with silence detection: which pitch classes sound in each frame of a clip.
 
-One STFT serves two kinds of chroma. Both first reduce each frame's magnitude spectrum to its peak within
-every semitone band (MIDI 24..108), then fold the bands onto the 12 pitch classes:
+One STFT serves three kinds of chroma. All first reduce each frame's magnitude spectrum to its peak within
+every semitone band, then fold pitches MIDI 24..108 onto the 12 pitch classes:
 
 - "salience" first sums each candidate pitch's first eight harmonics (weighted 0.8**(k-1)), so a note's
   overtones vote for its fundamental: the dominant pitch class of a single note is right even for brassy or
   nasal timbres whose third harmonic (a fifth up) is louder than the fundamental;
-- "energy" folds the band peaks as they are, overtones included: what chord templates that model
-  overtones (`musicrfm.evaluation.chords`) expect.
+- "energy" folds the band peaks as they are, overtones included;
+- "harmony", for chords, averages two unit-norm views of each frame: the "energy" chroma and the chroma of
+  the notes found by harmonic-partial subtraction (`musicrfm.evaluation.partials`), then takes a moving
+  average over 0.18 s, as chords last far longer than one frame. The chord templates of
+  `musicrfm.evaluation.chords` model both views.
 
 On rendered single notes over all instruments of `musicrfm.data` (FluidSynth and numpy, 32 kHz;
 `benchmarks/evaluation_accuracy.py`), "salience" gave the right pitch class in 100% of voiced frames and
@@ -30,18 +33,17 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
+from scipy.ndimage import uniform_filter1d
 
 from musicrfm.evaluation.inputs import check_audio, check_sample_rate, positive_number
+from musicrfm.evaluation.partials import HIGHEST, LOWEST, note_strengths, pitch_salience
 
-KINDS = {"salience": 8, "energy": 1}
-"""Chroma kind -> harmonics summed per candidate pitch."""
-LOWEST, HIGHEST = 24, 108
 _BANDS = 176
-_HARMONIC_WEIGHT = 0.8
 _WINDOW_S = 0.15
 _TINY = 1e-12
 _BLOCK = 256
 _LEVEL_S = 0.05
+_SMOOTH_S = 0.18
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,16 +101,43 @@ def chromagram(
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not value < 0:
             raise ValueError(f"{name} must be a negative number of decibels, got {value!r}")
     hop = max(1, round(hop_s * sample_rate))
-    strength, level = _analyse(samples, sample_rate, hop, KINDS[kind])
-    chroma = np.zeros((strength.shape[0], 12))
-    np.add.at(chroma.T, np.arange(LOWEST, HIGHEST + 1) % 12, strength[:, LOWEST : HIGHEST + 1].T)
+    peaks, level = _analyse(samples, sample_rate, hop)
+    chroma = KINDS[kind](peaks, hop / sample_rate)
     voiced = (level > max(level.max() + silence_db, floor_db)) & (chroma.sum(axis=1) > _TINY)
     chroma = np.where(voiced[:, None], chroma / np.maximum(chroma.sum(axis=1, keepdims=True), _TINY), 0.0)
     return Chromagram(chroma, voiced, hop / sample_rate, sample_rate, kind)
 
 
-def _analyse(samples: np.ndarray, sample_rate: int, hop: int, harmonics: int) -> tuple[np.ndarray, np.ndarray]:
-    """Pitch strengths (n_frames, 128) and RMS level (dBFS) of windows centred every `hop` samples."""
+def _fold(strength: np.ndarray) -> np.ndarray:
+    """(n_frames, 12): strengths of MIDI pitches LOWEST..HIGHEST summed per pitch class."""
+    chroma = np.zeros((strength.shape[0], 12))
+    np.add.at(chroma.T, np.arange(LOWEST, HIGHEST + 1) % 12, strength[:, LOWEST : HIGHEST + 1].T)
+    return chroma
+
+
+def _unit(rows: np.ndarray) -> np.ndarray:
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), _TINY)
+
+
+def _salience(peaks: np.ndarray, hop_s: float) -> np.ndarray:
+    return _fold(pitch_salience(peaks))
+
+
+def _energy(peaks: np.ndarray, hop_s: float) -> np.ndarray:
+    return _fold(peaks)
+
+
+def _harmony(peaks: np.ndarray, hop_s: float) -> np.ndarray:
+    views = _unit(_fold(note_strengths(peaks))) + _unit(_fold(peaks))
+    return uniform_filter1d(views, max(1, round(_SMOOTH_S / hop_s)), axis=0, mode="nearest")
+
+
+KINDS = {"salience": _salience, "energy": _energy, "harmony": _harmony}
+"""Chroma kind -> (band peaks, hop in seconds) -> unnormalised (n_frames, 12) chroma."""
+
+
+def _analyse(samples: np.ndarray, sample_rate: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Semitone-band peaks (n_frames, 176) and RMS level (dBFS) of windows centred every `hop` samples."""
     n_fft = 1 << int(np.ceil(np.log2(_WINDOW_S * sample_rate)))
     padded = np.pad(samples, (n_fft // 2, n_fft // 2))
     windows = sliding_window_view(padded, n_fft)[::hop][: 1 + samples.size // hop]
@@ -117,14 +146,14 @@ def _analyse(samples: np.ndarray, sample_rate: int, hop: int, harmonics: int) ->
     # the long window that pitch resolution needs.
     reach = min(n_fft // 2, round(_LEVEL_S * sample_rate / 2))
     middle = slice(n_fft // 2 - reach, n_fft // 2 + reach + 1)
-    strength, level = [], []
+    peaks, level = [], []
     # Blocks of frames bound the memory of long clips (a several-thousand-point spectrum per frame).
     for first in range(0, windows.shape[0], _BLOCK):
         block = windows[first : first + _BLOCK]
         magnitude = np.abs(np.fft.rfft(block * taper, axis=1))
-        strength.append(_pitch_strength(_band_peaks(magnitude, n_fft, sample_rate), harmonics))
+        peaks.append(_band_peaks(magnitude, n_fft, sample_rate))
         level.append(10 * np.log10(np.mean(block[:, middle] ** 2, axis=1) + _TINY))
-    return np.concatenate(strength), np.concatenate(level)
+    return np.concatenate(peaks), np.concatenate(level)
 
 
 def _band_peaks(magnitude: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarray:
@@ -139,12 +168,3 @@ def _band_peaks(magnitude: np.ndarray, n_fft: int, sample_rate: int) -> np.ndarr
     peaks = np.zeros((magnitude.shape[0], _BANDS))
     peaks[:, band[starts]] = np.maximum.reduceat(magnitude[:, bins], starts, axis=1)
     return peaks
-
-
-def _pitch_strength(peaks: np.ndarray, harmonics: int) -> np.ndarray:
-    """(n_frames, 128): MIDI pitch p collects the bands of its harmonics 1..`harmonics`."""
-    strength = np.zeros((peaks.shape[0], 128))
-    for k in range(1, harmonics + 1):
-        offset = round(12 * np.log2(k))
-        strength += _HARMONIC_WEIGHT ** (k - 1) * peaks[:, offset : offset + 128]
-    return strength

@@ -28,7 +28,7 @@ from musicrfm.evaluation.metrics import note_match
 if TYPE_CHECKING:
     from musicrfm.steering.schedule_sequence import ConceptSequence
 
-MEASURES = {"note": (note_match, "salience", pitch_class), "chord": (chord_match, "energy", parse_chord)}
+MEASURES = {"note": (note_match, "salience", pitch_class), "chord": (chord_match, "harmony", parse_chord)}
 """Measure -> (scorer, chroma kind, target parser)."""
 
 
