@@ -151,3 +151,24 @@ def test_agop_on_a_seeded_subset_is_the_selected_predictors_agop(sparse_task):
     assert not torch.allclose(a.M_, c.M_)
     torch.testing.assert_close(a.agop_, a.agop())  # AGOP of the kept predictor over the same subset
     assert not torch.allclose(a.agop(), a.agop(X))
+
+
+def test_float32_solve_escalates_to_float64_before_the_eigendecomposition():
+    # A smooth kernel on a grid: float32 Cholesky of K + 1e-6 I fails on round-off, float64 succeeds.
+    x = torch.linspace(0, 10, 100, dtype=torch.float64)[:, None]
+    K = torch.exp(-torch.cdist(x, x) ** 2 / 18).float()
+    assert torch.linalg.cholesky_ex(K + 1e-6 * torch.eye(100))[1] != 0
+    coef = solve_kernel_system(K, torch.sin(x).float(), reg=1e-6)
+    exact = torch.linalg.solve(K.double() + 1e-6 * torch.eye(100, dtype=torch.float64), torch.sin(x))
+    assert coef.dtype == torch.float32
+    torch.testing.assert_close(coef, exact.float(), rtol=1e-5, atol=1e-3 * exact.abs().max().item())
+
+
+@pytest.mark.parametrize("diag, val", [(False, False), (True, False), (False, True)])
+def test_agop_attribute_is_the_kept_predictors_agop(sparse_task, diag, val):
+    X, y, Xv, yv, *_ = sparse_task
+    extra = (Xv, yv) if val else ()
+    model = RFMRegressor(bandwidth=10.0, iters=3, diag=diag, early_stop_multiplier=1.01).fit(X[:250], y[:250], *extra)
+    torch.testing.assert_close(model.agop_, model.agop(diag=diag))
+    if val:
+        assert model.best_iter_ < model.n_iter_  # the kept round is not the last one here

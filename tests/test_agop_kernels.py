@@ -98,3 +98,48 @@ def test_bad_shapes_raise(data):
         Kernel().gradients(X, Z, coef[:-1])
     with pytest.raises(ValueError, match="at least one point"):
         Kernel().agop(X, Z[:0], coef)
+
+
+def brute_force_weights(kern, X, Z, M):
+    """w(d_ij) of the gradient formula, straight from its definition (coincident pairs dropped)."""
+    diff = X[:, None, :] - Z[None, :, :]
+    Mf = torch.diag(M) if M is not None and M.dim() == 1 else (torch.eye(X.shape[1], dtype=X.dtype) if M is None else M)
+    d = torch.einsum("ijd,de,ije->ij", diff, Mf, diff).clamp(min=0).sqrt()
+    L, q = kern.bandwidth, kern.exponent
+    if kern.name == "gaussian":
+        w = -torch.exp(-(d**2) / (2 * L**2)) / L**2
+    else:
+        w = -(q / L**q) * torch.exp(-(d**q) / L**q) * d.clamp(min=1e-300) ** (q - 2)
+    return torch.where(d < 1e-6, torch.zeros_like(w), w)
+
+
+@pytest.mark.parametrize("kern", KERNELS, ids=lambda k: f"{k.name}-{k.exponent}")
+@pytest.mark.parametrize("metric", ["identity", "diag", "full"])
+def test_pair_gives_the_kernel_matrix_and_the_gradient_weights(data, kern, metric):
+    X, _, Z, metrics = data
+    M = metrics[metric]
+    Zx = torch.cat([Z, X[:4]])  # four evaluation points coincide with training points
+    K, R = kern.pair(X, Zx, M)
+    torch.testing.assert_close(K, kern.matrix(X, Zx, M))
+    torch.testing.assert_close(kern.weight_scale * K * R, brute_force_weights(kern, X, Zx, M))
+    assert (R[torch.arange(4), Z.shape[0] + torch.arange(4)] == 0).all()
+
+
+@pytest.mark.parametrize("options", [{}, {"centered": True}, {"per_output": True}, {"diag": True, "centered": True},
+                                     {"diag": True, "per_output": True}])
+def test_agop_from_precomputed_weights_equals_agop_computed_per_batch(data, options):
+    X, coef, Z, metrics = data
+    kern, M = Kernel("laplace", 2.0, 0.8), metrics["full"]
+    K, R = kern.pair(X, Z, M)
+    torch.testing.assert_close(kern.agop(X, Z, coef, M, weights=K * R, batch_size=4, **options),
+                               kern.agop(X, Z, coef, M, **options))
+    with pytest.raises(ValueError, match="weights must have shape"):
+        kern.agop(X, Z, coef, M, weights=K[:, :-1] * R[:, :-1])
+
+
+def test_coincident_pairs_have_exactly_zero_distance_and_are_masked(data):
+    X, _, _, metrics = data
+    Xf = X.float() * 100  # large norms: the expansion ||x||^2 + ||z||^2 - 2 x.z leaves round-off at the self-pairs
+    d2, mask = sq_distances(Xf, Xf, metrics["full"].float(), with_mask=True)
+    assert mask.diagonal().all() and (d2.diagonal() == 0).all() and (d2 >= 0).all()
+    assert mask.sum() == X.shape[0] and (d2[~mask] > 0).all()

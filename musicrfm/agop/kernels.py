@@ -70,17 +70,25 @@ def sq_distances(
     >>> sq_distances(torch.zeros(1, 2), torch.ones(3, 2)).tolist()
     [[2.0, 2.0, 2.0]]
     """
+    d2, keep = _distances(X, Z, M)
+    return (d2, keep == 0) if with_mask else d2
+
+
+def _distances(X: torch.Tensor, Z: torch.Tensor, M: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Squared distances with coincident pairs set to exactly 0, and ``keep``: 1.0 for distinct pairs, 0.0
+    for coincident ones. Differentiable in X and Z (in-place steps touch only values autograd does not save).
+    """
     XM = apply_metric(X, M)
-    ZM = apply_metric(Z, M)
     x2 = (XM * X).sum(-1)
-    z2 = (ZM * Z).sum(-1)
-    norms = x2[:, None] + z2[None, :]
-    d2 = torch.addmm(norms, XM, Z.T, alpha=-2.0).clamp(min=0)
-    coincident = d2 <= (SELF_RTOL * torch.finfo(X.dtype).eps * norms).clamp(min=SELF_EPS**2)
+    z2 = x2 if Z is X else (apply_metric(Z, M) * Z).sum(-1)
+    norms = x2[:, None] + z2
+    d2 = torch.addmm(norms, XM, Z.T, alpha=-2.0)
+    # keep = [d2 > tol] by arithmetic on detached values: a comparison plus masked_fill costs ~10x more per
+    # element on CPU. Negative round-off is below tol too, so no separate clamp at 0 is needed.
+    neg_tol = norms.detach().mul(-SELF_RTOL * torch.finfo(X.dtype).eps).clamp_max_(-(SELF_EPS**2))
+    keep = neg_tol.add_(d2.detach()).clamp_min_(0).sign_()
     # Exact zeros: the Laplace kernel's infinite slope at 0 would turn round-off of ~eps into ~sqrt(eps).
-    # (Out-of-place ops keep this usable under torch.func transforms.)
-    d2 = d2.masked_fill(coincident, 0.0)
-    return (d2, coincident) if with_mask else d2
+    return d2.mul_(keep), keep
 
 
 def default_batch_size(n_x: int, width: int) -> int:
@@ -119,42 +127,61 @@ class Kernel:
 
     def from_sq_distances(self, d2: torch.Tensor) -> torch.Tensor:
         """Kernel values from squared distances (lets a search reuse one distance matrix)."""
-        if self.name == "gaussian":
-            return torch.exp(d2 / (-2.0 * self.bandwidth**2))
+        return self._from_powered(self._powered(d2))
+
+    def _powered(self, d2: torch.Tensor) -> torch.Tensor:
+        """``d^q`` from ``d^2`` (``d^2`` itself, not a copy, for the Gaussian kernel and q = 2)."""
         q = self.exponent
-        scaled = d2 / self.bandwidth**2
-        return torch.exp(-(scaled if q == 2 else scaled.pow(q / 2)))
+        if self.name == "gaussian" or q == 2:
+            return d2
+        if q == 1:
+            return d2.sqrt()
+        # exp(q/2 log d2) costs a third of pow on CPU; log's backward reads its input, not this buffer.
+        return d2.log().mul_(q / 2).exp_()
+
+    def _from_powered(self, dq: torch.Tensor) -> torch.Tensor:
+        scale = 2.0 * self.bandwidth**2 if self.name == "gaussian" else self.bandwidth**self.exponent
+        return (dq / -scale).exp_()
+
+    @property
+    def weight_scale(self) -> float:
+        """The constant c in the gradient weights ``w_ij = c K_ij R_ij`` (see :meth:`pair`)."""
+        if self.name == "gaussian":
+            return -1.0 / self.bandwidth**2
+        return -self.exponent / self.bandwidth**self.exponent
 
     def matrix(self, X: torch.Tensor, Z: torch.Tensor, M: torch.Tensor | None = None) -> torch.Tensor:
         """Kernel matrix ``k(x_i, z_j)``, shape (n_x, n_z)."""
         M = _metric(M, X)
-        return self.from_sq_distances(sq_distances(X, Z, M))
+        return self.from_sq_distances(_distances(X, Z, M)[0])
+
+    @torch.no_grad()
+    def pair(
+        self, X: torch.Tensor, Z: torch.Tensor, M: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Kernel matrix K and gradient factors R from one distance computation, both (n_x, n_z).
+
+        The gradient weights of the module docstring are ``w = weight_scale * K * R`` with
+        ``R = d^(q-2)`` (1 for the Gaussian kernel) and 0 for coincident pairs. An RFM round solves with K,
+        then reuses it for the AGOP (``K.mul_(R)`` as ``weights`` of :meth:`agop`). Not differentiable.
+
+        >>> K, R = Kernel("laplace", 2.0).pair(torch.zeros(2, 1), torch.tensor([[0.0], [4.0]]))
+        >>> K[0].tolist(), R[0].tolist()  # e^-2; the coincident pair has no gradient term
+        ([1.0, 0.1353352814912796], [0.0, 0.25])
+        """
+        M = _metric(M, X)
+        d2, keep = _distances(X, Z, M)
+        dq = self._powered(d2)
+        K = self._from_powered(dq)
+        if dq is d2:
+            return K, keep
+        # d^q / d^2 reuses the power computed for K; coincident pairs have d^q = 0, hence R = 0.
+        return K, dq.div_(d2.clamp_min_(SELF_EPS**2))
 
     def _weights(self, X: torch.Tensor, Z: torch.Tensor, M: torch.Tensor | None) -> torch.Tensor:
-        """``w(d_ij)`` of the gradient formula, coincident pairs zeroed, shape (n_x, n_z)."""
-        d2, coincident = sq_distances(X, Z, M, with_mask=True)
-        k = self.from_sq_distances(d2)
-        if self.name == "gaussian":
-            w = k / (-(self.bandwidth**2))
-        else:
-            q = self.exponent
-            w = k * d2.clamp(min=SELF_EPS**2).pow((q - 2) / 2) * (-q / self.bandwidth**q)
-        return w.masked_fill_(coincident, 0.0)
-
-    def _raw_gradients(
-        self, X: torch.Tensor, Z: torch.Tensor, coef: torch.Tensor, M: torch.Tensor | None
-    ) -> torch.Tensor:
-        """Gradients before the final multiplication by M: ``sum_i a_ic w_ij (z_j - x_i)``, (n_z, c, d)."""
-        W = self._weights(X, Z, M)
-        (n, c), d = coef.shape, X.shape[1]
-        out = Z[:, None, :] * (W.T @ coef)[:, :, None]
-        # sum_i w_ij a_ic x_i for several outputs at once is one GEMM against rows a_i (x) x_i; outputs are
-        # taken in chunks so that the (n, chunk * d) operand stays bounded.
-        step = max(1, BLOCK_ELEMENTS // (n * d))
-        for c0 in range(0, c, step):
-            block = (coef[:, c0 : c0 + step, None] * X[:, None, :]).reshape(n, -1)
-            out[:, c0 : c0 + step, :] -= (W.T @ block).reshape(Z.shape[0], -1, d)
-        return out
+        """Gradient weights without the constant ``weight_scale``: ``K * R``, shape (n_x, n_z)."""
+        K, R = self.pair(X, Z, M)
+        return K.mul_(R)
 
     def gradients(
         self,
@@ -169,11 +196,12 @@ class Kernel:
 
         ``coef`` may be (n_x,) (treated as one output) or (n_x, c).
         """
-        coef = _as_columns(coef, X)
+        coef = _as_columns(coef, X) * self.weight_scale
         M = _metric(M, X)
         bs = batch_size or default_batch_size(X.shape[0], coef.shape[1] * X.shape[1])
         parts = [
-            apply_metric(self._raw_gradients(X, Z[i : i + bs], coef, M), M) for i in range(0, Z.shape[0], bs)
+            apply_metric(_raw_gradients(self._weights(X, Z[i : i + bs], M), X, Z[i : i + bs], coef), M)
+            for i in range(0, Z.shape[0], bs)
         ]
         return torch.cat(parts) if parts else Z.new_zeros(0, coef.shape[1], X.shape[1])
 
@@ -188,40 +216,74 @@ class Kernel:
         diag: bool = False,
         per_output: bool = False,
         batch_size: int | None = None,
+        weights: torch.Tensor | None = None,
     ) -> torch.Tensor:
         """AGOP of the predictor over the rows of Z: ``mean_j sum_c g_jc g_jc^T``.
 
         ``centered`` subtracts each output's mean gradient first; ``diag`` returns only the diagonal;
         ``per_output`` keeps one AGOP per output column (leading axis c) instead of summing them.
-        Shapes: (d, d), (d,), (c, d, d) or (c, d).
+        ``weights``: ``K * R`` between X and Z from :meth:`pair`, if already at hand (else computed per
+        batch). Shapes: (d, d), (d,), (c, d, d) or (c, d).
         """
-        coef = _as_columns(coef, X)
+        coef = _as_columns(coef, X) * self.weight_scale
         M = _metric(M, X)
         n_z, (c, d) = Z.shape[0], (coef.shape[1], X.shape[1])
         if n_z == 0:
             raise ValueError("Z must contain at least one point to average gradients over")
+        if weights is not None and weights.shape != (X.shape[0], n_z):
+            raise ValueError(f"weights must have shape {(X.shape[0], n_z)}, got {tuple(weights.shape)}")
         # For a full AGOP with full M, M (sum g g^T) M is applied once at the end instead of per batch.
         late_metric = not diag and M is not None and M.dim() == 2
         bs = batch_size or default_batch_size(X.shape[0], c * d)
-        acc = X.new_zeros((c, d) if diag else (c, d, d))
-        grad_sum = X.new_zeros(c, d)
+        acc, grad_sum = None, X.new_zeros(c, d)
         for i in range(0, n_z, bs):
-            g = self._raw_gradients(X, Z[i : i + bs], coef, M)
+            Zb = Z[i : i + bs]
+            W = self._weights(X, Zb, M) if weights is None else weights[:, i : i + bs]
+            g = _raw_gradients(W, X, Zb, coef)
             g = g if late_metric else apply_metric(g, M)
             grad_sum += g.sum(0)
-            acc += g.square().sum(0) if diag else torch.einsum("ncd,nce->cde", g, g)
-        out = _finish_agop(acc, grad_sum, n_z, centered, diag)
-        if late_metric:
-            out = M @ out @ M
-        return out if per_output else out.sum(0)
+            part = _outer_sums(g, diag, per_output)
+            acc = part if acc is None else acc.add_(part)
+        out = _finish_agop(acc, grad_sum, n_z, centered, diag, per_output)
+        return M @ out @ M if late_metric else out
 
 
-def _finish_agop(acc: torch.Tensor, grad_sum: torch.Tensor, n: int, centered: bool, diag: bool) -> torch.Tensor:
-    """Turn sums of g g^T (and of g) into the mean, optionally centred: E[gg^T] - E[g]E[g]^T."""
+def _raw_gradients(W: torch.Tensor, X: torch.Tensor, Z: torch.Tensor, coef: torch.Tensor) -> torch.Tensor:
+    """Gradients before the final multiplication by M: ``sum_i a_ic W_ij (z_j - x_i)``, (n_z, c, d)."""
+    (n, c), d = coef.shape, X.shape[1]
+    out = Z[:, None, :] * (W.T @ coef)[:, :, None]
+    # sum_i w_ij a_ic x_i for several outputs at once is one GEMM against rows a_i (x) x_i; outputs are
+    # taken in chunks so that the (n, chunk * d) operand stays bounded.
+    step = max(1, BLOCK_ELEMENTS // (n * d))
+    for c0 in range(0, c, step):
+        block = (coef[:, c0 : c0 + step, None] * X[:, None, :]).reshape(n, -1)
+        out[:, c0 : c0 + step].sub_((W.T @ block).reshape(Z.shape[0], -1, d))
+    return out
+
+
+def _outer_sums(g: torch.Tensor, diag: bool, per_output: bool) -> torch.Tensor:
+    """``sum_j g_jc g_jc^T`` of gradients (n, c, d): per output (c, d, d) or summed over outputs (d, d)
+    (one GEMM), or their diagonals."""
+    if diag:
+        sq = g.square()
+        return sq.sum(0) if per_output else sq.sum((0, 1))
+    if per_output:
+        return torch.einsum("ncd,nce->cde", g, g)
+    flat = g.reshape(-1, g.shape[-1])
+    return flat.T @ flat
+
+
+def _finish_agop(
+    acc: torch.Tensor, grad_sum: torch.Tensor, n: int, centered: bool, diag: bool, per_output: bool
+) -> torch.Tensor:
+    """Turn sums of g g^T (and of g, per output) into the mean, optionally centred: E[gg^T] - E[g]E[g]^T."""
     acc = acc / n
     if centered:
         mean = grad_sum / n
-        acc = acc - (mean.square() if diag else mean[:, :, None] * mean[:, None, :])
+        if per_output:
+            acc = acc - (mean.square() if diag else mean[:, :, None] * mean[:, None, :])
+        else:
+            acc = acc - (mean.square().sum(0) if diag else mean.T @ mean)
     return acc
 
 

@@ -130,7 +130,7 @@ class BaseRFM(ParamsMixin):
         best = self._run(Xt, Y, y_score, val, scorer, maximize)
         self.X_fit_, self.coef_, self.best_iter_ = Xt, best.coef, best.iteration
         self.M_ = self._materialize(best.M, Xt)
-        self.agop_ = best.agop if best.agop is not None else self._agop(Xt, best.coef, best.M)
+        self.agop_ = best.agop  # the loop computes the AGOP of every round that can end up kept
         self.feature_importances_ = (self.M_ if self.diag else torch.diagonal(self.M_)).cpu().numpy().copy()
         return self
 
@@ -143,30 +143,31 @@ class BaseRFM(ParamsMixin):
         check_lengths(Xv, y_val, "X_val and y_val")
         return Xv, self._encode_targets(y_val, "y_val", fitting=False)[1]
 
+    @torch.no_grad()
     def _run(self, X, Y, y_score, val, scorer, maximize) -> _Best:
         self.history_ = {"train": [], "val": []} if val is not None else {"train": []}
         self._agop_rows = self._agop_subset(X.shape[0])
         best, M = _Best(), None
         for t in range(self.iters + 1):
-            K = self.kernel_.matrix(X, X, M)
+            # One distance computation per round serves the solve, the train score and the AGOP.
+            K, R = self.kernel_.pair(X, X, M)
             coef = solve_kernel_system(K, Y, float(self.reg))
             train = scorer(y_score, self._scores_for(K @ coef))
-            del K
-            if val is not None:
-                score = scorer(val[1], self._scores_for(self.kernel_.matrix(val[0], X, M) @ coef))
-            else:
-                score = train
+            score = train if val is None else scorer(val[1], self._scores_for(self.kernel_.matrix(val[0], X, M) @ coef))
             self._record(train, None if val is None else score)
             if val is None or _improves(score, best.score, maximize):
                 best = _Best(t, score, coef, M)
             stop = val is not None and self.early_stopping and _worse(
                 score, best.score, maximize, self.early_stop_multiplier
             )
-            agop = None if (stop or t == self.iters) else self._agop(X, coef, M)
+            go_on = not stop and t < self.iters
+            # The last round's AGOP is wanted only as agop_ of a best round; now it costs no distances.
+            agop = self._agop(X, coef, M, K.mul_(R)) if go_on or best.iteration == t else None
+            del K, R
             if best.iteration == t:
                 best.agop = agop
-            self._notify(RoundState(t, M, coef, agop, train, None if val is None else score))
-            if agop is None:
+            self._notify(RoundState(t, M, coef, agop if go_on else None, train, None if val is None else score))
+            if not go_on:
                 break
             M = self._metric_from_agop(agop)
         self.n_iter_ = t
@@ -181,10 +182,16 @@ class BaseRFM(ParamsMixin):
         if self.callback is not None:
             self.callback(state)
 
-    def _agop(self, X: torch.Tensor, coef: torch.Tensor, M: torch.Tensor | None) -> torch.Tensor:
-        Z = X if self._agop_rows is None else X[self._agop_rows]
+    def _agop(
+        self, X: torch.Tensor, coef: torch.Tensor, M: torch.Tensor | None, weights: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """AGOP over the training points (or the seeded subset); ``weights``: ``K * R`` between X and X."""
+        rows = self._agop_rows
+        if rows is not None and weights is not None:
+            weights = weights[:, rows]
         return self.kernel_.agop(
-            X, Z, coef, M, centered=self.center_grads, diag=self.diag, batch_size=self.batch_size
+            X, X if rows is None else X[rows], coef, M, centered=self.center_grads, diag=self.diag,
+            batch_size=self.batch_size, weights=weights,
         )
 
     def _metric_from_agop(self, agop: torch.Tensor) -> torch.Tensor:
