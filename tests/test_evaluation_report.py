@@ -70,12 +70,17 @@ def test_save_table_is_atomic(tmp_path):
         (lambda p: save_table(ROWS, p / "missing" / "t.md"), ValueError, "does not exist"),
         (lambda p: plot_segment_accuracy([]), TypeError, "SegmentScore"),
         (lambda p: plot_chromagram(np.zeros((5, 12))), TypeError, "Chromagram"),
+        (lambda p: plot_chromagram(_CHROMA, schedule=[("C", 0.0, 1.0)], scores=[]), ValueError, "not both"),
+        (lambda p: plot_chromagram(_CHROMA, scores=[("C", 0.0, 1.0)]), TypeError, "SegmentScore"),
         (lambda p: plot_accuracy_vs_strength(ROWS, path=p / "plot.jpg"), ValueError, ".png"),
     ],
 )
 def test_bad_inputs(tmp_path, call, error, words):
     with pytest.raises(error, match=words):
         call(tmp_path)
+
+
+_CHROMA = chromagram(np.sin(np.arange(SR) / 5.0), SR)
 
 
 def _image(path) -> np.ndarray:
@@ -104,7 +109,20 @@ def test_chromagram_plot_outlines_the_schedule(tmp_path):
     assert _image(tmp_path / "chroma.png").shape[2] == 3
 
 
-@pytest.mark.parametrize("module", ["", ".inputs", ".chroma", ".chords", ".metrics", ".segments", ".report", ".plots"])
+def test_chromagram_plot_labels_each_segment_with_its_accuracy(tmp_path):
+    t = np.arange(2 * SR) / SR
+    audio = 0.3 * np.sin(2 * np.pi * np.cumsum(np.where(t < 1, 261.63, 392.0)) / SR)
+    scores = segment_accuracy(audio, SR, [("C", 0.0, 1.0), ("E", 1.0, None)], crossfade_s=0.2)
+    figure = plot_chromagram(chromagram(audio, SR), scores=scores, path=tmp_path / "segments.png")
+    axes = figure.axes[0]
+    assert [text.get_text() for text in axes.texts] == ["C 1.00", "E 0.00"]
+    edges = [line.get_xdata()[0] for line in axes.get_lines()]
+    assert edges == [0.0, 0.9, 1.1, 2.0] and len(axes.patches) == 2
+    assert _image(tmp_path / "segments.png").std() > 10
+
+
+@pytest.mark.parametrize("module", ["", ".inputs", ".chroma", ".partials", ".chords", ".metrics", ".segments",
+                                    ".report", ".plots"])
 def test_docstring_examples_run(module):
     result = doctest.testmod(importlib.import_module(f"musicrfm.evaluation{module}"))
     assert result.attempted > 0 and result.failed == 0

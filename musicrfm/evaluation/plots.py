@@ -108,13 +108,16 @@ def _concept_rows(concept: str) -> list[int]:
     return sorted(chord.pitch_classes) if chord.root is not None else []
 
 
-def plot_chromagram(chroma: Chromagram, *, schedule: Any = None, title: str | None = None,
-                    path: str | os.PathLike | None = None) -> Figure:
+def plot_chromagram(chroma: Chromagram, *, schedule: Any = None, scores: Sequence[SegmentScore] | None = None,
+                    title: str | None = None, path: str | os.PathLike | None = None) -> Figure:
     """The chroma over time (unvoiced frames blank); with a `schedule` (a ConceptSequence or a list of
     (concept, start_s, end_s)), each segment's evaluated span is outlined on its concept's rows and
-    labelled."""
+    labelled; with `scores` (from `segment_accuracy`) instead, each scored span is, its label carries the
+    segment's accuracy and dashed lines mark the span edges."""
     if not isinstance(chroma, Chromagram):
         raise TypeError(f"chroma must be a Chromagram (see chromagram()), got {type(chroma).__name__}")
+    if schedule is not None and scores is not None:
+        raise ValueError("give a schedule or its segment scores, not both")
     figure = _figure(8.0, 3.5)
     axes = figure.add_subplot()
     duration = chroma.chroma.shape[0] * chroma.hop_s
@@ -125,13 +128,26 @@ def plot_chromagram(chroma: Chromagram, *, schedule: Any = None, title: str | No
     axes.set(yticks=range(12), yticklabels=PITCH_CLASSES, xlabel="time (s)", xlim=(0, duration))
     # Padding leaves a row above the image for the segment labels.
     axes.set_title(title or f"{chroma.kind} chroma", pad=16)
-    if schedule is not None:
-        for concept, start, end in evaluated_spans(schedule, duration):
-            for row in _concept_rows(concept):
-                axes.add_patch(_outline(start, end, row))
-            axes.text((start + end) / 2, 11.6, concept, ha="center", va="bottom", fontsize=8, color="tab:cyan",
-                      clip_on=False)
+    for concept, start, end, label in _labelled_spans(schedule, scores, duration):
+        for row in _concept_rows(concept):
+            axes.add_patch(_outline(start, end, row))
+        if scores is not None:
+            for edge in (start, end):
+                axes.axvline(edge, color="tab:cyan", linestyle="--", linewidth=0.8)
+        axes.text((start + end) / 2, 11.6, label, ha="center", va="bottom", fontsize=8, color="tab:cyan",
+                  clip_on=False)
     return _finish(figure, path)
+
+
+def _labelled_spans(schedule: Any, scores: Sequence[SegmentScore] | None,
+                    duration: float) -> list[tuple[str, float, float, str]]:
+    """(concept, start_s, end_s, label) of every span to draw."""
+    if scores is None:
+        spans = [] if schedule is None else evaluated_spans(schedule, duration)
+        return [(concept, start, end, concept) for concept, start, end in spans]
+    if isinstance(scores, SegmentScore) or not all(isinstance(s, SegmentScore) for s in scores):
+        raise TypeError("scores must be a list of SegmentScore (see segment_accuracy)")
+    return [(s.concept, s.start_s, s.end_s, f"{s.concept} {s.accuracy:.2f}") for s in scores]
 
 
 def _outline(start: float, end: float, row: int):

@@ -19,13 +19,14 @@ import logging
 import os
 import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from musicrfm.evaluation.inputs import check_audio, pitch_class
+from musicrfm.evaluation.chords import parse_chord
+from musicrfm.evaluation.inputs import check_audio, check_span, pitch_class
 
 INSTALL_HINT = ('pip install --no-deps basic-pitch==0.4.0 && pip install onnxruntime mir_eval pretty_midi '
                 '"resampy>=0.4.3"')
@@ -63,6 +64,11 @@ def _basic_pitch():
     if ICASSP_2022_MODEL_PATH.suffix != ".onnx":
         raise ImportError(f"basic-pitch found no ONNX runtime (install onnxruntime): {INSTALL_HINT}")
     return inference, note_creation, inference.Model(ICASSP_2022_MODEL_PATH)
+
+
+def check_transcriber() -> None:
+    """Load basic-pitch's ONNX model now; ImportError (one line, with the install command) if it cannot."""
+    _basic_pitch()
 
 
 def transcribe(audio: np.ndarray, sample_rate: int, *, onset_threshold: float = 0.5,
@@ -130,3 +136,34 @@ def transcription_note_accuracy(audio: np.ndarray, sample_rate: int, target: str
     check_audio(audio, sample_rate)
     weights = pitch_class_weights(transcribe(audio, sample_rate))
     return float(weights[goal]) if weights.any() else float("nan")
+
+
+def notes_within(notes: Sequence[TranscribedNote], start_s: float, end_s: float) -> tuple[TranscribedNote, ...]:
+    """The notes sounding within [start_s, end_s), cut to it."""
+    start_s, end_s = check_span(start_s, end_s, "span")
+    return tuple(replace(n, start_s=max(n.start_s, start_s), end_s=min(n.end_s, end_s))
+                 for n in notes if n.start_s < end_s and n.end_s > start_s)
+
+
+def transcribed_accuracy(notes: Sequence[TranscribedNote], target: str, measure: str) -> float:
+    """How well transcribed notes meet a target; NaN when there are none.
+
+    `measure="note"`: the target pitch class's share of the notes' duration x amplitude; `measure="chord"`:
+    1.0 when the prominent pitch classes (`transcribed_pitch_classes`) form the target chord, else 0.0.
+
+    >>> notes = [TranscribedNote(0.0, 1.0, 60, 1.0), TranscribedNote(0.0, 1.0, 64, 0.5),
+    ...          TranscribedNote(0.5, 1.0, 67, 1.0)]
+    >>> transcribed_accuracy(notes, "C", "note"), transcribed_accuracy(notes, "C:major", "chord")
+    (0.5, 1.0)
+    >>> transcribed_accuracy(notes_within(notes, 0.0, 0.5), "C:major", "chord")
+    0.0
+    """
+    if measure not in ("note", "chord"):
+        raise ValueError(f"measure must be 'note' or 'chord', got {measure!r}")
+    goal = pitch_class(target) if measure == "note" else parse_chord(target)
+    weights = pitch_class_weights(notes)
+    if not weights.any():
+        return float("nan")
+    if measure == "note":
+        return float(weights[goal])
+    return float(goal.matches([transcribed_pitch_classes(notes)])[0])
