@@ -147,14 +147,15 @@ class BaseRFM(ParamsMixin):
     def _run(self, X, Y, y_score, val, scorer, maximize) -> _Best:
         self.history_ = {"train": [], "val": []} if val is not None else {"train": []}
         self._agop_rows = self._agop_subset(X.shape[0])
-        best, M = _Best(), None
+        n, best, M = X.shape[0], _Best(), None
+        # Validation rows ride below the training rows: one distance computation per round gives the kernel
+        # for the solve, both scores and the AGOP's gradient weights.
+        rows = X if val is None else torch.cat([X, val[0]])
         for t in range(self.iters + 1):
-            # One distance computation per round serves the solve, the train score and the AGOP.
-            K, R = self.kernel_.pair(X, X, M)
-            coef = solve_kernel_system(K, Y, float(self.reg))
-            train = scorer(y_score, self._scores_for(K @ coef))
-            score = train if val is None else scorer(val[1], self._scores_for(self.kernel_.matrix(val[0], X, M) @ coef))
-            self._record(train, None if val is None else score)
+            K, R = self.kernel_.pair(rows, X, M)
+            coef = solve_kernel_system(K[:n], Y, float(self.reg))
+            train, val_score = self._scores(K @ coef, n, y_score, val, scorer)
+            score = train if val is None else val_score
             if val is None or _improves(score, best.score, maximize):
                 best = _Best(t, score, coef, M)
             stop = val is not None and self.early_stopping and _worse(
@@ -162,21 +163,26 @@ class BaseRFM(ParamsMixin):
             )
             go_on = not stop and t < self.iters
             # The last round's AGOP is wanted only as agop_ of a best round; now it costs no distances.
-            agop = self._agop(X, coef, M, K.mul_(R)) if go_on or best.iteration == t else None
+            agop = self._agop(X, coef, M, K[:n].mul_(R[:n])) if go_on or best.iteration == t else None
             del K, R
             if best.iteration == t:
                 best.agop = agop
-            self._notify(RoundState(t, M, coef, agop if go_on else None, train, None if val is None else score))
+            self._notify(RoundState(t, M, coef, agop if go_on else None, train, val_score))
             if not go_on:
                 break
             M = self._metric_from_agop(agop)
         self.n_iter_ = t
         return best
 
-    def _record(self, train: float, val: float | None) -> None:
+    def _scores(self, pred, n, y_score, val, scorer) -> tuple[float, float | None]:
+        """Train and validation scores of predictions at the training rows, then the validation rows; both go
+        to ``history_``."""
+        train = scorer(y_score, self._scores_for(pred[:n]))
+        val_score = None if val is None else scorer(val[1], self._scores_for(pred[n:]))
         self.history_["train"].append(train)
-        if val is not None:
-            self.history_["val"].append(val)
+        if val_score is not None:
+            self.history_["val"].append(val_score)
+        return train, val_score
 
     def _notify(self, state: RoundState) -> None:
         if self.callback is not None:
