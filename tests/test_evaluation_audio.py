@@ -10,6 +10,7 @@ from musicrfm.data.theory import PITCH_CLASSES
 from musicrfm.evaluation.chords import chord_accuracy, parse_chord
 from musicrfm.evaluation.chroma import chromagram
 from musicrfm.evaluation.metrics import estimate_bpm, note_accuracy, tempo_error
+from musicrfm.evaluation.partials import note_strengths
 from musicrfm.evaluation.segments import evaluated_spans, segment_accuracy
 from musicrfm.steering.schedules import ConceptSequence
 
@@ -63,6 +64,22 @@ def test_triads_on_bright_fluidsynth_timbres():
                          backend="fluidsynth")
     scores = [chord_accuracy(clip.audio, SR, f"{clip.meta.root}:{clip.label}") for clip in clips]
     assert len(scores) == 48 and np.mean(scores) >= 0.9, np.mean(scores)
+
+
+def test_partial_subtraction_finds_the_notes_behind_overtone_heavy_chords():
+    # E major on a timbre whose second and third harmonics outweigh the fundamental: folded as they are, the
+    # peaks give D# and F# (third harmonics of G# and B) three quarters or more of E's own weight.
+    profile = [0.5, 1.0, 1.0, 0.6, 0.5, 0.4, 0.3, 0.2]
+    peaks = np.zeros((1, 176))
+    for note in (52, 56, 59):
+        for k, amplitude in enumerate(profile, 1):
+            peaks[0, note + round(12 * np.log2(k))] += amplitude
+    assert np.flatnonzero(note_strengths(peaks)[0]).tolist() == [52, 56, 59]
+    assert np.flatnonzero(note_strengths(np.zeros((2, 176)))).size == 0
+    with pytest.raises(ValueError, match="peaks"):
+        note_strengths(np.zeros((1, 100)))
+    with pytest.raises(ValueError, match=">= 0"):
+        note_strengths(-peaks)
 
 
 def test_every_quality_is_recognised_at_segment_level(chords):

@@ -45,6 +45,11 @@ def note_strengths(peaks: np.ndarray) -> np.ndarray:
     note (whose even harmonics are that note's partials) would be taken for one.
     """
     residual = np.array(peaks, dtype=np.float64)
+    if residual.ndim != 2 or residual.shape[1] < _OFFSETS[-1] + 128:
+        raise ValueError(f"peaks must be an (n_frames, >= {_OFFSETS[-1] + 128}) array of semitone-band magnitudes "
+                         f"from MIDI 0 up, got shape {residual.shape}")
+    if not np.isfinite(residual).all() or (residual < 0).any():
+        raise ValueError("peaks must hold finite magnitudes >= 0")
     rows = np.arange(residual.shape[0])
     audible = _FLOOR * residual.max(axis=1, keepdims=True)
     found = np.zeros((residual.shape[0], 128))
