@@ -39,6 +39,7 @@ def test_render_and_evaluate_on_the_toy_model(probes, tmp_path, capsys):
     code = main(["--quiet", "--json", "evaluate", str(out)])
     rows = json.loads(capsys.readouterr().out)["rows"]
     assert code == 0 and len(rows) == 8
-    accuracy = {s: np.mean([r[f"notes:{TARGET}.note_accuracy"] for r in rows if r["strength"] == s]) for s in (0.0, 2.0)}
+    column = f"notes:{TARGET}.note_accuracy"
+    accuracy = {s: np.mean([r[column] for r in rows if r["strength"] == s]) for s in (0.0, 2.0)}
     assert accuracy[2.0] >= 0.7 and accuracy[2.0] > accuracy[0.0] + 0.3, accuracy
     assert (out / "evaluation" / f"notes_{TARGET}_note_accuracy_vs_strength.png").is_file()

@@ -7,7 +7,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -15,6 +15,9 @@ from musicrfm.cli.common import Context, UsageError, load_model, table
 from musicrfm.evaluation import parse_chord, pitch_class
 from musicrfm.jobs import measure_audio, read_manifest
 from musicrfm.models import read_audio
+
+if TYPE_CHECKING:
+    from musicrfm.evaluation import ClapScorer
 
 EVALUATE_EPILOG = """examples:
   musicrfm evaluate renders/ramp                    # what each item's terms aimed for (from the manifest)
@@ -84,7 +87,7 @@ class _Measures:
     """What `evaluate` measures beyond the chroma metrics, and where its plots go."""
 
     override: list[dict[str, Any]] | None
-    clap: Any
+    clap: ClapScorer | None
     transcribe: bool
     report: Path
 
