@@ -172,3 +172,69 @@ def test_agop_attribute_is_the_kept_predictors_agop(sparse_task, diag, val):
     torch.testing.assert_close(model.agop_, model.agop(diag=diag))
     if val:
         assert model.best_iter_ < model.n_iter_  # the kept round is not the last one here
+
+
+def twin_of(model, X, y, **overrides):
+    state = {"best_iter": model.best_iter_, **model.get_params(), **overrides}
+    return type(model).from_state(X, y, model.M_, model.coef_, **state)
+
+
+@pytest.mark.parametrize("case", ["binary-strings", "multiclass", "regression-diag", "multi-output-torch"])
+def test_from_state_rebuilds_the_fitted_estimator_without_fitting(sparse_task, case):
+    X, y, Xv, yv, Xt, _ = sparse_task
+    if case == "binary-strings":
+        model = RFMClassifier(bandwidth=10.0, iters=3, scoring="auc")
+        y, yv = np.where(y > 0.5, "hi", "lo"), np.where(yv > 0.5, "hi", "lo")
+    elif case == "multiclass":
+        model, y, yv = RFMClassifier(bandwidth=10.0, iters=3), np.digitize(y, [0, 1]), np.digitize(yv, [0, 1])
+    elif case == "regression-diag":
+        model = RFMRegressor(bandwidth=10.0, iters=3, diag=True, center_grads=True, agop_samples=150, random_state=4)
+    else:
+        model = RFMRegressor(bandwidth=10.0, iters=3)
+        X, y, Xv, yv, Xt = (torch.as_tensor(a) for a in (X, np.stack([y, X[:, 0]], 1), Xv,
+                                                        np.stack([yv, Xv[:, 0]], 1), Xt))
+    model.fit(X, y, Xv, yv)
+    twin = twin_of(model, X, y, val_scores=model.history_["val"][: model.best_iter_ + 1])
+    assert twin.best_iter_ == model.best_iter_ and type(twin.predict(Xt)) is type(model.predict(Xt))
+    out = "decision_function" if isinstance(model, RFMClassifier) else "predict"
+    assert np.array_equal(np.asarray(getattr(twin, out)(Xt)), np.asarray(getattr(model, out)(Xt)))
+    if isinstance(model, RFMClassifier):
+        assert list(twin.classes_) == list(model.classes_) and np.array_equal(twin.predict(Xt), model.predict(Xt))
+        assert np.array_equal(twin.predict_proba(Xt), model.predict_proba(Xt))
+    torch.testing.assert_close(twin.agop_, model.agop_)
+    assert np.array_equal(twin.feature_importances_, model.feature_importances_)
+    assert twin.history_["val"] == model.history_["val"][: model.best_iter_ + 1]
+    assert np.isnan(twin.history_["train"][:-1]).all()
+    assert twin.history_["train"][-1] == pytest.approx(model.history_["train"][model.best_iter_], abs=1e-6)
+
+
+def test_from_state_accepts_one_dimensional_coefficients_and_the_identity_metric():
+    X, y = GOOD, LABELS
+    plain = RFMClassifier(iters=0).fit(X, y)
+    twin = RFMClassifier.from_state(X, y, None, plain.coef_[:, 0].numpy())
+    assert np.array_equal(twin.decision_function(X), plain.decision_function(X))
+    torch.testing.assert_close(twin.M_, torch.eye(4, dtype=torch.float64))
+    assert twin.history_ == {"train": [plain.history_["train"][0]]}
+
+
+@pytest.mark.parametrize(
+    "state, error, match",
+    [({"M": np.eye(3)}, ValueError, r"M must have shape \(4, 4\)"),
+     ({"M": np.ones(4)}, ValueError, r"M must have shape \(4, 4\)"),
+     ({"M": np.full((4, 4), np.nan)}, ValueError, "M contains NaN"),
+     ({"coef": np.zeros((20, 2))}, ValueError, r"coef must have shape \(20, 1\)"),
+     ({"coef": np.zeros(19)}, ValueError, r"coef must have shape \(20,\)"),
+     ({"coef": "zeros"}, ValueError, "coef must hold real numbers"),
+     ({"best_iter": -1}, ValueError, "best_iter"),
+     ({"best_iter": 1.0}, TypeError, "best_iter"),
+     ({"best_iter": 1, "val_scores": [0.5]}, ValueError, r"one score per round 0..best_iter \(2\)"),
+     ({"alpha": 1.0}, ValueError, "invalid parameter 'alpha'"),
+     ({"diag": True}, ValueError, r"M must have shape \(4,\)"),
+     ({"scoring": "r2"}, ValueError, "scoring"),
+     ({"y": np.zeros(20)}, ValueError, "single class"),
+     ({"X": GOOD[:, :0]}, ValueError, "at least one sample and one feature")],
+)
+def test_from_state_checks_its_inputs_like_fit(state, error, match):
+    args = {"X": GOOD, "y": LABELS, "M": np.eye(4), "coef": np.zeros((20, 1)), **state}
+    with pytest.raises(error, match=match):
+        RFMClassifier.from_state(**args)

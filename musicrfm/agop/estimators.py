@@ -17,6 +17,8 @@ Fitted attributes: ``M_``, ``agop_`` (AGOP of the selected predictor, unnormalis
 ``history_`` ({"train": [...], "val": [...]} per round), ``feature_importances_`` (diag of M),
 ``n_iter_`` (AGOP rounds run), ``best_iter_`` (round kept), ``coef_``, ``X_fit_``, ``kernel_``.
 Tensors stay on the compute device; ``predict`` returns numpy for numpy input and torch for torch input.
+``from_state(X, y, M, coef, best_iter=..., **params)`` builds a fitted estimator from learned state (a
+search's winner, stored tensors) without fitting.
 
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)

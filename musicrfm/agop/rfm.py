@@ -18,7 +18,7 @@ round is kept.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,7 +29,7 @@ from .kernels import Kernel
 from .metrics import SCORERS
 from .params import ParamsMixin
 from .solve import matrix_power, solve_kernel_system
-from .validation import as_features, check_lengths, check_number, resolve_device, resolve_dtype
+from .validation import as_array, as_features, as_shaped, check_lengths, check_number, resolve_device, resolve_dtype
 
 __all__ = ["BaseRFM", "RoundState"]
 
@@ -118,19 +118,86 @@ class BaseRFM(ParamsMixin):
     # -- fitting -------------------------------------------------------------------------------------
     def fit(self, X: object, y: object, X_val: object = None, y_val: object = None) -> "BaseRFM":
         """Fit the RFM on (X, y); optional (X_val, y_val) drive model selection and early stopping."""
-        kernel = self._validated_kernel()
         scorer, maximize = self._scorer()
+        Xt, Y, y_score = self._prepare(X, y)
+        val = self._validation(X_val, y_val, Xt.shape[1])
+        best = self._run(Xt, Y, y_score, val, scorer, maximize)
+        return self._install(Xt, best.coef, best.M, best.iteration, best.agop)
+
+    @classmethod
+    def from_state(
+        cls,
+        X: object,
+        y: object,
+        M: object,
+        coef: object,
+        *,
+        best_iter: int = 0,
+        val_scores: Sequence[float] | None = None,
+        **params: Any,
+    ) -> "BaseRFM":
+        """A fitted estimator from learned state, without fitting: the predictor ``k(., X) @ coef`` under
+        metric M, e.g. a model found by a search, or one rebuilt from stored tensors.
+
+        ``X`` and ``y`` are the training data (checked and encoded as by ``fit``: ``classes_`` come from y),
+        ``M`` the metric ((d, d), or (d,) with ``diag=True``; None for the identity), ``coef`` the
+        coefficients ((n, c), or (n,) for one output; c is 1 for binary problems and 1-D targets, else the
+        number of classes or target columns), ``best_iter`` the round the state comes from, ``val_scores``
+        the validation scores of rounds 0..best_iter if known, ``params`` constructor hyperparameters.
+        ``agop_`` and the final train score are computed; earlier rounds' train scores are NaN.
+
+        >>> import numpy as np
+        >>> from musicrfm.agop import RFMClassifier
+        >>> X = np.random.default_rng(0).normal(size=(150, 4)); y = (X[:, 0] > 0).astype(int)
+        >>> clf = RFMClassifier(bandwidth=5.0, iters=2).fit(X, y)
+        >>> twin = RFMClassifier.from_state(X, y, clf.M_, clf.coef_, best_iter=clf.best_iter_, **clf.get_params())
+        >>> bool((twin.decision_function(X) == clf.decision_function(X)).all()), twin.history_["train"][-1]
+        (True, 1.0)
+        """
+        est = cls().set_params(**params)
+        scorer, _ = est._scorer()
+        Xt, Y, y_score = est._prepare(X, y)
+        check_number("best_iter", best_iter, low=0, integer=True)
+        M, coef = est._checked_state(M, coef, (*Xt.shape, Y.shape[1]))
+        history = {"train": [float("nan")] * best_iter}
+        if val_scores is not None:
+            history["val"] = _round_scores(val_scores, best_iter)
+        est._agop_rows = est._agop_subset(Xt.shape[0])
+        with torch.no_grad():
+            K, R = est.kernel_.pair(Xt, Xt, M)
+            history["train"].append(scorer(y_score, est._scores_for(K @ coef)))
+            agop = est._agop(Xt, coef, M, K.mul_(R))
+        est.history_, est.n_iter_ = history, best_iter
+        return est._install(Xt, coef, M, best_iter, agop)
+
+    def _checked_state(
+        self, M: object, coef: object, sizes: tuple[int, int, int]
+    ) -> tuple[torch.Tensor | None, torch.Tensor]:
+        """M and coef of :meth:`from_state` in the estimator's dtype, checked against (n, d) of X and the
+        number c of encoded target columns."""
+        n, d, c = sizes
+        if M is not None:
+            M = as_shaped(M, "M", (d,) if self.diag else (d, d), self.dtype_, self.device_)
+        one_dim = c == 1 and np.ndim(coef) == 1
+        coef = as_shaped(coef, "coef", (n,) if one_dim else (n, c), self.dtype_, self.device_)
+        return M, coef.reshape(n, c)
+
+    def _prepare(self, X: object, y: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Check hyperparameters and training data; set the kernel, dtype, device and target encoding."""
+        self.kernel_ = self._validated_kernel()
         self.device_ = resolve_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype, X)
         Xt = as_features(X, "X", self.dtype_, self.device_)
         check_lengths(Xt, y, "X and y")
-        Y, y_score = self._encode_targets(y, "y", fitting=True)
-        val = self._validation(X_val, y_val, Xt.shape[1])
-        self.kernel_, self.n_features_in_ = kernel, Xt.shape[1]
-        best = self._run(Xt, Y, y_score, val, scorer, maximize)
-        self.X_fit_, self.coef_, self.best_iter_ = Xt, best.coef, best.iteration
-        self.M_ = self._materialize(best.M, Xt)
-        self.agop_ = best.agop  # the loop computes the AGOP of every round that can end up kept
+        self.n_features_in_ = Xt.shape[1]
+        return (Xt, *self._encode_targets(y, "y", fitting=True))
+
+    def _install(
+        self, X: torch.Tensor, coef: torch.Tensor, M: torch.Tensor | None, best_iter: int, agop: torch.Tensor
+    ) -> "BaseRFM":
+        """Set the fitted predictor's attributes (``agop`` is its AGOP, ``M`` None for the identity)."""
+        self.X_fit_, self.coef_, self.best_iter_, self.agop_ = X, coef, best_iter, agop
+        self.M_ = self._materialize(M, X)
         self.feature_importances_ = (self.M_ if self.diag else torch.diagonal(self.M_)).cpu().numpy().copy()
         return self
 
@@ -268,6 +335,15 @@ class BaseRFM(ParamsMixin):
             self.X_fit_, Z, self.coef_, self.M_, centered=centered, diag=diag, per_output=per_output,
             batch_size=self.batch_size,
         )
+
+
+def _round_scores(values: object, best_iter: int) -> list[float]:
+    """Validation scores of rounds 0..best_iter as floats (NaN allowed: a score can be undefined)."""
+    arr = as_array(values, "val_scores")
+    if arr.ndim != 1 or len(arr) != best_iter + 1:
+        raise ValueError(f"val_scores must hold one score per round 0..best_iter ({best_iter + 1}), "
+                         f"got shape {tuple(arr.shape)}")
+    return [float(v) for v in arr]
 
 
 def _improves(score: float, best: float, maximize: bool) -> bool:

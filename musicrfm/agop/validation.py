@@ -15,7 +15,7 @@ import numpy as np
 import torch
 
 __all__ = [
-    "all_finite", "as_array", "as_features", "as_labels", "as_targets", "check_lengths", "check_number",
+    "all_finite", "as_array", "as_features", "as_labels", "as_shaped", "as_targets", "check_lengths", "check_number",
     "resolve_device", "resolve_dtype",
 ]
 
@@ -77,6 +77,20 @@ def as_features(
         raise ValueError(f"{name} must have at least one sample and one feature, got shape {(n, d)}")
     if n_features is not None and d != n_features:
         raise ValueError(f"{name} has {d} features but the model was fitted with {n_features}")
+    return _check_finite(_to_tensor(arr, dtype, device), name)
+
+
+def as_shaped(
+    values: object, name: str, shape: tuple[int, ...], dtype: torch.dtype, device: torch.device
+) -> torch.Tensor:
+    """A finite tensor of exactly ``shape`` (learned state handed back to an estimator, say).
+
+    >>> as_shaped([[1.0], [2.0]], "coef", (2, 1), torch.float64, torch.device("cpu")).shape
+    torch.Size([2, 1])
+    """
+    arr = as_array(values, name)
+    if tuple(arr.shape) != tuple(shape):
+        raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(arr.shape)}")
     return _check_finite(_to_tensor(arr, dtype, device), name)
 
 
