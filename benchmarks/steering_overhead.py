@@ -14,6 +14,7 @@ Every variant uses the same seed. Run (the lead's full run; `--quick` for a shor
 
 Last line: RESULT overhead_ratio=<steered median / unsteered median>
 research_hook_ratio=<research-style median / unsteered median>
+paired_overhead_ratio=<median over rounds of steered / unsteered> hook_share_of_step=<plan hooks' time / step>
 """
 
 from __future__ import annotations
@@ -144,12 +145,17 @@ def main() -> None:
     print(f"{seconds:g} s audio, {tokens} tokens, batch 1, CFG {GUIDANCE:g}, {args.device}, {args.threads} threads; "
           "medians: "
           + ", ".join(f"{n} {m:.3f}s" for n, m in medians.items()))
+    # Adjacent runs share the machine's state, so per-round ratios cancel slow drifts in load.
+    paired = {name: statistics.median(t / u for t, u in zip(times[name], times["unsteered"]))
+              for name in ("steered", "research")}
+    print(f"per-round ratios, median: steered {paired['steered']:.4f}, research {paired['research']:.4f}")
     per_step, changed = hook_cost(model, plan, tokens)
     step_time = medians["unsteered"] / (tokens + 1)  # transformers 5.x runs the first forward twice
     print(f"plan hooks alone: {1e3 * per_step:.3f} ms per step = {100 * per_step / step_time:.3f}% of an "
           f"unsteered step ({1e3 * step_time:.1f} ms); they changed {changed}/{LAYERS} layers at the last step")
     print(f"RESULT overhead_ratio={medians['steered'] / medians['unsteered']:.4f} "
-          f"research_hook_ratio={medians['research'] / medians['unsteered']:.4f}")
+          f"research_hook_ratio={medians['research'] / medians['unsteered']:.4f} "
+          f"paired_overhead_ratio={paired['steered']:.4f} hook_share_of_step={per_step / step_time:.4f}")
 
 
 if __name__ == "__main__":
