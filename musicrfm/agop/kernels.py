@@ -235,16 +235,17 @@ class Kernel:
         # For a full AGOP with full M, M (sum g g^T) M is applied once at the end instead of per batch.
         late_metric = not diag and M is not None and M.dim() == 2
         bs = batch_size or default_batch_size(X.shape[0], c * d)
-        acc, grad_sum = None, X.new_zeros(c, d)
+        acc, grad_sum = None, X.new_zeros(c, d) if centered else None
         for i in range(0, n_z, bs):
             Zb = Z[i : i + bs]
             W = self._weights(X, Zb, M) if weights is None else weights[:, i : i + bs]
             g = _raw_gradients(W, X, Zb, coef)
             g = g if late_metric else apply_metric(g, M)
-            grad_sum += g.sum(0)
+            if centered:
+                grad_sum += g.sum(0)
             part = _outer_sums(g, diag, per_output)
             acc = part if acc is None else acc.add_(part)
-        out = _finish_agop(acc, grad_sum, n_z, centered, diag, per_output)
+        out = _finish_agop(acc, grad_sum, n_z, diag, per_output)
         return M @ out @ M if late_metric else out
 
 
@@ -274,11 +275,11 @@ def _outer_sums(g: torch.Tensor, diag: bool, per_output: bool) -> torch.Tensor:
 
 
 def _finish_agop(
-    acc: torch.Tensor, grad_sum: torch.Tensor, n: int, centered: bool, diag: bool, per_output: bool
+    acc: torch.Tensor, grad_sum: torch.Tensor | None, n: int, diag: bool, per_output: bool
 ) -> torch.Tensor:
-    """Turn sums of g g^T (and of g, per output) into the mean, optionally centred: E[gg^T] - E[g]E[g]^T."""
+    """Turn sums of g g^T into the mean; with the sums of g per output (centring), E[gg^T] - E[g]E[g]^T."""
     acc = acc / n
-    if centered:
+    if grad_sum is not None:
         mean = grad_sum / n
         if per_output:
             acc = acc - (mean.square() if diag else mean[:, :, None] * mean[:, None, :])
