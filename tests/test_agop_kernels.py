@@ -133,6 +133,8 @@ def test_agop_from_precomputed_weights_equals_agop_computed_per_batch(data, opti
     K, R = kern.pair(X, Z, M)
     torch.testing.assert_close(kern.agop(X, Z, coef, M, weights=K * R, batch_size=4, **options),
                                kern.agop(X, Z, coef, M, **options))
+    torch.testing.assert_close(kern.agop(X, Z, coef, M, weights=(K * R).float(), **options),
+                               kern.agop(X, Z, coef, M, **options), rtol=1e-5, atol=1e-7)
     with pytest.raises(ValueError, match="weights must have shape"):
         kern.agop(X, Z, coef, M, weights=K[:, :-1] * R[:, :-1])
 

@@ -230,8 +230,10 @@ class Kernel:
         n_z, (c, d) = Z.shape[0], (coef.shape[1], X.shape[1])
         if n_z == 0:
             raise ValueError("Z must contain at least one point to average gradients over")
-        if weights is not None and weights.shape != (X.shape[0], n_z):
-            raise ValueError(f"weights must have shape {(X.shape[0], n_z)}, got {tuple(weights.shape)}")
+        if weights is not None:
+            if weights.shape != (X.shape[0], n_z):
+                raise ValueError(f"weights must have shape {(X.shape[0], n_z)}, got {tuple(weights.shape)}")
+            weights = weights.to(dtype=X.dtype, device=X.device)
         # For a full AGOP with full M, M (sum g g^T) M is applied once at the end instead of per batch.
         late_metric = not diag and M is not None and M.dim() == 2
         bs = batch_size or default_batch_size(X.shape[0], c * d)
