@@ -20,7 +20,6 @@ True
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 import time
@@ -33,16 +32,16 @@ from typing import Any
 import numpy as np
 import torch
 
-from musicrfm.data import ClipMeta, ConceptDataset, make_dataset
+from musicrfm.data import ClipMeta, ConceptDataset
 from musicrfm.evaluation import chromagram, note_accuracy, plot_accuracy_vs_strength, plot_chromagram, segment_accuracy
 from musicrfm.evaluation.report import markdown_table, write_atomically
 from musicrfm.models.audio import write_audio
-from musicrfm.models.backend import MusicGen
-from musicrfm.probes import ConceptProbe, train_probe
+from musicrfm.probes import ConceptProbe
 from musicrfm.steering import ConceptSequence, Generation, SteeringPlan, SteeringTerm, generate
 from musicrfm.toy.corpus import STYLE_WORDS, render_style
-from musicrfm.toy.load import ToyModel, cache_root, load_toy
+from musicrfm.toy.load import ToyModel, load_toy
 from musicrfm.toy.model import check_int
+from musicrfm.toy.probes import ToyProbeSettings, toy_probe
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 SEQUENCE = (("C", 2.0), ("E", 2.0), ("G", 2.0))
@@ -96,27 +95,17 @@ def _say(message: str, quiet: bool) -> None:
 
 
 def note_probe(toy: ToyModel, config: DemoConfig = DemoConfig(), *, quiet: bool = True) -> ConceptProbe:
-    """The 12-class note probe of the toy model, trained with the real pipeline or loaded from the cache.
+    """The 12-class note probe of the toy model: the built-in `notes` probe of `musicrfm.toy.probes` with
+    the config's dataset and search settings, trained with the real pipeline or loaded from the cache.
 
-    The cache key covers the toy model's folder (itself keyed by its training config) and every setting
-    that shapes the probe, so a changed model or search never reuses a stale probe.
+    It is cached like every built-in toy probe, keyed by the toy model's folder, the settings and the
+    musicrfm version (so `musicrfm render` on the toy model reuses it); probes cached by earlier versions
+    under `demo-probes/` are not read.
     """
-    settings = {"model": toy.folder.name, "n_per_class": config.n_per_class, "n_configs": config.n_configs,
-                "max_iters": config.max_iters, "seed": config.probe_seed}
-    key = hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
-    folder = cache_root() / "demo-probes" / f"notes-{key}"
-    if (folder / "probe.json").is_file():
-        _say(f"note probe: cached at {folder}", quiet)
-        return ConceptProbe.load(folder)
-    dataset = make_dataset("notes", n_per_class=config.n_per_class, seed=config.probe_seed,
-                           sample_rate=toy.codec.sample_rate, duration_s=1.0)
-    _say(f"note probe: {len(dataset)} rendered clips, RFM search of {config.n_configs} configs per layer", quiet)
-    model = MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name="toy")
-    probe = train_probe(model, dataset, search={"n_configs": config.n_configs, "max_iters": config.max_iters},
-                        seed=config.probe_seed, progress=None if quiet else _probe_progress)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    probe.save(folder)
-    return probe
+    settings = ToyProbeSettings(n_per_class=config.n_per_class, n_configs=config.n_configs,
+                                max_iters=config.max_iters, seed=config.probe_seed)
+    return toy_probe(toy, "notes", settings, progress=None if quiet else _probe_progress,
+                     notice=None if quiet else lambda text: _say(text, False))
 
 
 def style_dataset(toy: ToyModel, attribute: str, n_per_class: int, *, frames: int = 50,
