@@ -140,3 +140,24 @@ def test_long_form_windows_render_the_full_duration(tmp_path, mg, library):
     (entry,) = read_manifest(tmp_path / "o")
     audio, _ = read_audio(tmp_path / "o" / entry["file"])
     assert audio.shape[1] == round(0.3 * mg.sample_rate) and np.isfinite(audio).all()
+
+
+def test_builtin_probes_fill_in_names_missing_from_the_library(tmp_path, mg, library):
+    """`builtin` is asked only for names neither a bundle path nor in the library; its folder then steers
+    and is pinned in the manifest. A name it does not know keeps the one-line error, with how to train it."""
+    elsewhere = ProbeLibrary(tmp_path / "elsewhere")
+    elsewhere.save(chord_probe(mg, "major"), "tempo")
+    asked = []
+
+    def builtin(name):
+        asked.append(name)
+        return elsewhere.path(name) if name == "tempo" else None
+
+    job = make_job(terms=[{"probe": "notes", "target": "C", "strength": 0.5}, {"probe": "tempo", "strength": 0.3}])
+    report = render_job(job, mg, tmp_path / "out", library=library, builtin=builtin)
+    assert asked == ["tempo"] and report.rendered == 4
+    entry = read_manifest(tmp_path / "out")[0]
+    assert entry["probes"]["tempo"]["path"] == str(elsewhere.path("tempo"))
+    assert entry["probes"]["notes"]["path"] == str(library.path("notes"))
+    with pytest.raises(ValueError, match=r"probe 'pace': not a bundle folder .*musicrfm probe train .*--name pace"):
+        load_probes(make_job(terms=[{"probe": "pace", "strength": 1}]), library, builtin=builtin)

@@ -24,7 +24,7 @@ a name in the probe library. A sequence schedule becomes one term per concept, e
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,10 @@ from musicrfm.probes import ConceptProbe, ProbeLibrary
 from musicrfm.probes.bundle import META_FILE, is_bundle
 from musicrfm.steering import SteeringPlan, SteeringTerm
 from musicrfm.steering.schedules import ConceptSequence, ScheduleSpec
+from musicrfm.toy.probes import TOY_CONCEPTS
 
+ProbeSource = Callable[[str], Path | None]
+"""Gives the bundle folder of a probe name that is in no library (trained on demand), or None."""
 # Probe concepts whose effect can be read back from the audio, and how.
 MEASURED_CONCEPTS = {"notes": "note", "chords": "chord", "tempo": "tempo"}
 
@@ -65,15 +68,18 @@ def probe_refs(job: JobSpec) -> list[str]:
     return refs
 
 
-def load_probes(job: JobSpec, library: ProbeLibrary | None = None) -> dict[str, LoadedProbe]:
-    """Load every probe the job names (library: `library`, else the job's `probes:` folder, else the default)."""
+def load_probes(job: JobSpec, library: ProbeLibrary | None = None, *,
+                builtin: ProbeSource | None = None) -> dict[str, LoadedProbe]:
+    """Load every probe the job names (library: `library`, else the job's `probes:` folder, else the default;
+    then `builtin`, e.g. the toy model's on-demand probes)."""
     if library is None:
         library = ProbeLibrary(job.probes)
-    return {ref: load_probe(ref, job.base_dir, library) for ref in probe_refs(job)}
+    return {ref: load_probe(ref, job.base_dir, library, builtin=builtin) for ref in probe_refs(job)}
 
 
-def load_probe(ref: str, base_dir: Path, library: ProbeLibrary) -> LoadedProbe:
-    """The bundle folder `ref` (relative to `base_dir`) if there is one, else the library's probe `ref`."""
+def load_probe(ref: str, base_dir: Path, library: ProbeLibrary, *, builtin: ProbeSource | None = None) -> LoadedProbe:
+    """The bundle folder `ref` (relative to `base_dir`) if there is one, else the library's probe `ref`, else
+    the folder `builtin(ref)` gives (None: not built in)."""
     path = Path(ref).expanduser()
     path = path if path.is_absolute() else base_dir / path
     if not is_bundle(path):
@@ -81,10 +87,18 @@ def load_probe(ref: str, base_dir: Path, library: ProbeLibrary) -> LoadedProbe:
             raise ValueError(f"probe '{ref}': no probe bundle at '{path}'")
         path = library.path(ref)
         if not is_bundle(path):
-            raise ValueError(f"probe '{ref}': not a bundle folder and not in the probe library {library.root} "
-                             f"(available: {library.list()})")
+            found = None if builtin is None else builtin(ref)
+            if found is None:
+                raise ValueError(_missing(ref, library))
+            path = found
     digest = hashlib.sha256((path / META_FILE).read_bytes()).hexdigest()
     return LoadedProbe(ref=ref, path=path, probe=ConceptProbe.load(path), sha256=digest)
+
+
+def _missing(ref: str, library: ProbeLibrary) -> str:
+    return (f"probe '{ref}': not a bundle folder and not in the probe library {library.root} (available: "
+            f"{library.list()}); train it with 'musicrfm dataset make CONCEPT --out DIR' then 'musicrfm probe train "
+            f"--model MODEL --dataset DIR --name {ref}' (the toy model trains {', '.join(TOY_CONCEPTS)} on demand)")
 
 
 def check_probes(job: JobSpec, probes: Mapping[str, LoadedProbe], model: Any) -> None:

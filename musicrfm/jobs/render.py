@@ -30,7 +30,7 @@ from musicrfm import __version__
 from musicrfm.jobs.grid import JobItem, batches, expand, item_params, shard
 from musicrfm.jobs.manifest import Manifest, read_manifest
 from musicrfm.jobs.metrics import measure_audio
-from musicrfm.jobs.plans import LoadedProbe, build_plan, check_probes, load_probes, measures
+from musicrfm.jobs.plans import LoadedProbe, ProbeSource, build_plan, check_probes, load_probes, measures
 from musicrfm.jobs.spec import JobSpec
 from musicrfm.models import MusicGen, write_audio
 from musicrfm.probes import ProbeLibrary
@@ -53,12 +53,14 @@ class RenderReport:
 
 
 def render_job(job: JobSpec, model: MusicGen, out_dir: str | os.PathLike, *, library: ProbeLibrary | None = None,
-               shard_of: tuple[int, int] = (1, 1), progress: Progress | None = None) -> RenderReport:
-    """Render shard `shard_of` = (i, n) of `job` with `model` into `out_dir`; `progress(done, total)` per item."""
+               shard_of: tuple[int, int] = (1, 1), progress: Progress | None = None,
+               builtin: ProbeSource | None = None) -> RenderReport:
+    """Render shard `shard_of` = (i, n) of `job` with `model` into `out_dir`; `progress(done, total)` per item.
+    Probes come from the library, else from `builtin` (see `load_probes`)."""
     if not isinstance(model, MusicGen):
         raise TypeError(f"model must be a musicrfm MusicGen, got {type(model).__name__}")
     started = time.perf_counter()
-    probes = load_probes(job, library)
+    probes = load_probes(job, library, builtin=builtin)
     check_probes(job, probes, model)
     out = Path(out_dir)
     (out / AUDIO_DIR).mkdir(parents=True, exist_ok=True)
