@@ -17,9 +17,10 @@ from typing import Any
 
 from tqdm import tqdm
 
+from musicrfm.jobs.plans import ProbeSource
 from musicrfm.models import MusicGen, load_musicgen
 from musicrfm.probes import ProbeLibrary
-
+from musicrfm.toy.probes import builtin_probes
 
 
 class UsageError(ValueError):
@@ -75,6 +76,35 @@ def load_model(name: str, ctx: Context) -> MusicGen:
     a local folder."""
     ctx.say(f"loading model {name} ...")
     return load_musicgen(name, device=ctx.device, progress=not ctx.quiet)
+
+
+def toy_probes(model: MusicGen, ctx: Context) -> ProbeSource | None:
+    """For the toy model, its built-in probes (notes, chords, tempo) for names missing from the library, each
+    trained on first use with a note and progress bars on stderr; None for any other model."""
+    return builtin_probes(model, notice=ctx.say, progress=lambda concept: _StageBars(ctx, f"toy probe {concept}"))
+
+
+class _StageBars:
+    """A `progress(stage, done, total)` callback drawing one tqdm bar per stage on stderr (none with --quiet)."""
+
+    def __init__(self, ctx: Context, label: str) -> None:
+        self.ctx, self.label, self.stage, self.progress = ctx, label, None, None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if stage != self.stage or self.progress is None:
+            self._close()
+            self.stage = stage
+            self.progress = tqdm(total=total, desc=f"{self.label}: {stage}", disable=self.ctx.quiet, file=sys.stderr,
+                                 dynamic_ncols=True, leave=False)
+        self.progress.total, self.progress.n = total, done
+        self.progress.refresh()
+        if done >= total:
+            self._close()
+
+    def _close(self) -> None:
+        if self.progress is not None:
+            self.progress.close()
+            self.progress = None
 
 
 def parse_list(text: str, field: str, convert: Callable[[str], Any] = str) -> list[Any]:

@@ -7,7 +7,7 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-from musicrfm.cli.common import Context, UsageError, load_model, table
+from musicrfm.cli.common import Context, UsageError, load_model, table, toy_probes
 from musicrfm.jobs import batches, check_probes, expand, generate_batch, load_job, load_probes, parse_job, parse_shard
 from musicrfm.jobs import render_job, shard
 from musicrfm.jobs.io import parse_yaml
@@ -97,8 +97,8 @@ def run_generate(args: argparse.Namespace, ctx: Context) -> int:
         job_data["terms"] = [{k: v for k, v in term.items() if v is not None} | (
             {"target": args.target} if args.target else {})]
     job = parse_job(job_data, source="command line", base_dir=Path.cwd())
-    probes = load_probes(job, ctx.library())
     model = load_model(job.model, ctx)
+    probes = load_probes(job, ctx.library(), builtin=toy_probes(model, ctx))
     check_probes(job, probes, model)
     (group,) = batches(job, expand(job))
     ctx.say(f"generating {job.duration_s:g} s ...")
@@ -120,8 +120,11 @@ def run_render(args: argparse.Namespace, ctx: Context) -> int:
         return _dry_run(job, shard_of, ctx)
     library = ctx.library(job.probes)
     model = load_model(job.model, ctx)
+    builtin = toy_probes(model, ctx)
+    load_probes(job, library, builtin=builtin)  # fails fast, and trains missing toy probes before the render's bar
     with ctx.bar(f"render {args.job.name}") as progress:
-        report = render_job(job, model, args.out, library=library, shard_of=shard_of, progress=ctx.counter(progress))
+        report = render_job(job, model, args.out, library=library, shard_of=shard_of, progress=ctx.counter(progress),
+                            builtin=builtin)
     ctx.emit({"out": str(report.out_dir), "manifest": str(report.manifest), "items": report.total,
               "rendered": report.rendered, "skipped": report.skipped, "seconds": round(report.seconds, 3)},
              f"{report.rendered} rendered, {report.skipped} already done, {report.total} in shard "
