@@ -55,6 +55,18 @@ def test_each_builtin_probe_trains_once_then_comes_from_the_cache(toy, tmp_path,
     assert torch.equal(again.vectors, probe.vectors)
 
 
+def test_a_probe_another_process_cached_meanwhile_is_kept(toy, tmp_path):
+    folder = toy_probe_path(toy, "tempo", SMALL, cache_dir=tmp_path)
+    other = toy_probe(toy, "notes", SMALL, cache_dir=tmp_path)
+
+    def finish_elsewhere(stage, done, total):
+        if stage == "fit" and not folder.exists():
+            other.save(folder)
+
+    assert toy_probe_folder(toy, "tempo", SMALL, cache_dir=tmp_path, progress=finish_elsewhere) == folder
+    assert ConceptProbe.load(folder).concept == "notes"
+
+
 def test_the_cache_key_covers_concept_settings_and_model(toy, tmp_path):
     base = toy_probe_path(toy, "notes", SMALL, cache_dir=tmp_path)
     variants = [toy_probe_path(toy, "chords", SMALL, cache_dir=tmp_path),

@@ -171,8 +171,12 @@ def toy_probe_folder(toy: ToyModel, concept: str, settings: ToyProbeSettings | N
     model = MusicGen.from_model(toy.model, tokenizer=toy.tokenizer, name=TOY_MODEL)
     probe = train_probe(model, dataset, target=recipe.target, seed=settings.seed, cache=False, progress=progress,
                         search={"n_configs": settings.n_configs, "max_iters": settings.max_iters})
+    if is_bundle(folder):
+        # Another process (a second shard of the same render) finished it first and may already have pinned
+        # its checksum in a manifest: keep that bundle rather than swapping in an equal one.
+        return folder
     folder.parent.mkdir(parents=True, exist_ok=True)
-    return probe.save(folder)  # atomic: concurrent renders may race, and either finished bundle is whole
+    return probe.save(folder)
 
 
 def toy_probe(toy: ToyModel, concept: str, settings: ToyProbeSettings | None = None, *,
