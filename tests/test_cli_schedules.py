@@ -59,6 +59,16 @@ def test_render_then_evaluate_from_nothing(empty_library, tmp_path, capsys):
     assert all(0.0 <= r["notes:C.note_accuracy"] <= 1.0 for r in rows)
 
 
+def test_generate_steers_with_a_builtin_probe(empty_library, tmp_path, capsys):
+    out = tmp_path / "c.wav"
+    argv = ["--quiet", "--json", "--probes", str(empty_library), "generate", "calm piano", "--probe", "chords",
+            "--target", "minor", "--duration", "1", "--out", str(out)]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["duration_s"] == 1.0
+    audio, rate = read_audio(out)
+    assert rate == TOY_SAMPLE_RATE and audio.shape == (1, rate) and np.isfinite(audio).all()
+
+
 def test_a_missing_probe_on_another_model_says_how_to_train_it(empty_library, tmp_path, capsys):
     from tests.jobs_support import save_tiny_model
 

@@ -25,7 +25,8 @@ RENDER_EPILOG = """examples:
   musicrfm render jobs.yaml --out renders/grid --shard 1/2 &        # two processes, one folder
   musicrfm render jobs.yaml --out renders/grid --shard 2/2
 Rerunning the same command resumes: items with a manifest line and an audio file are skipped. Killing a
-render never leaves a truncated file. The job format is described in schedules/README.md ("Job files")."""
+render never leaves a truncated file. On the toy model, probes named notes, chords or tempo that the library
+lacks are trained once (cached) on first use. The job format is described in schedules/README.md ("Job files")."""
 
 
 def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
