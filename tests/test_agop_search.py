@@ -67,6 +67,14 @@ def test_successive_halving_runs_few_configs_to_the_end(binary_search):
     assert sum(n > 1 for n in rounds) <= math.ceil(0.5 * 12)
 
 
+def test_default_rungs_cut_gently_until_five_rounds_then_keep_few_finalists(binary_data):
+    # Early-round rankings are loose (see DEFAULT_RUNGS), so 40% must reach five rounds; the five-round
+    # ranking is trusted with the cut to 2% finalists (at least one).
+    search = RFMSearch(n_configs=20, max_iters=8, early_stop_multiplier=NO_EARLY_STOP, random_state=0).fit(*binary_data)
+    rounds = sorted((len(r.val_scores) for r in search.results_), reverse=True)
+    assert rounds == [9] + [5] * 7 + [2] * 4 + [1] * 8
+
+
 def test_same_seed_same_search_other_seed_other_configs(binary_data, binary_search):
     again = RFMSearch(n_configs=12, max_iters=6, rungs=((1, 1.0), (3, 0.5), (None, 0.25)), random_state=0).fit(*binary_data)
     assert again.results_ == binary_search.results_ and again.best_params_ == binary_search.best_params_
