@@ -6,10 +6,11 @@
 2. Probe search: a probe-like binary task (see ``_common.probe_task``) at each dimension. The reference
    is the research procedure: 100 random configurations, each run for up to ``max_iters`` rounds with
    early stopping, best round kept, selection by validation AUC. Its *time* is xrfm's, measured on the
-   first ``--ref-configs`` configurations and extrapolated to all of them; its *quality* (best
-   validation AUC over all configurations, test AUC of the winner) is the same procedure replayed with
-   musicrfm's exact engine (no halving, no sketch) on every configuration, whose per-configuration scores
-   are checked against xrfm's on the timed subset (column "note"). AUCs are computed on raw scores.
+   first ``--ref-configs`` configurations and extrapolated to all of them. Its *quality* (best validation
+   AUC, test AUC of the winner) takes each configuration's score from real xrfm where xrfm ran, and from
+   the same procedure replayed with musicrfm's exact engine (no halving, no sketch) elsewhere. The two
+   disagree on some configurations because xrfm's float32 ``l2_high_dim`` gradients carry round-off
+   (docs/benchmarks.md); the note gives the largest disagreement. AUCs are computed on raw scores.
 
 Usage: ``python benchmarks/agop_vs_xrfm.py [--quick] [--tabular-only] [--threads 2]``. Tabular fit times are
 medians over repeats taken alternately (ours, xrfm, ours, ...), so load on a shared machine hits both alike;
@@ -111,19 +112,33 @@ def probe_rows(d: int, args: argparse.Namespace) -> list[dict]:
     replay = RFMSearch(rungs=((None, 1.0),), sketch_rank=None, **common).fit(Xtr, ytr, Xv, yv)
     k = min(args.ref_configs, args.configs)
     models, t_sub = timed(lambda: [_xrfm_probe(c, args.max_iters, Xtr, ytr, Xv, yv) for c in ours.configs_[:k]])
-    gaps = [abs(_val_auc(yv, m.predict(torch.from_numpy(Xv)).numpy()) - replay.results_[i].best_score)
-            for i, m in enumerate(models)]
+    xrfm_val = [_val_auc(yv, m.predict(torch.from_numpy(Xv)).numpy()) for m in models]
+    gaps = [abs(a - r.best_score) for a, r in zip(xrfm_val, replay.results_)]
+    ref_val = xrfm_val + [r.best_score for r in replay.results_[k:]]
+    j = max(range(len(ref_val)), key=lambda i: (ref_val[i], -i))
+    if j < k:
+        ref_test = _val_auc(yte, models[j].predict(torch.from_numpy(Xte)).numpy())
+    else:
+        winner = replay.best_estimator_ if j == replay.best_index_ else _replay_model(replay, j, Xtr, ytr)
+        ref_test = _val_auc(yte, winner.decision_function(Xte))
     t_ref = t_sub * args.configs / k
-    test = {name: _val_auc(yte, s.best_estimator_.decision_function(Xte)) for name, s in (("ours", ours), ("ref", replay))}
     tag = f"probe d={d}, n={args.n}, {args.configs} configs"
     return [
-        {"case": f"{tag}: best val AUC", "ours": ours.best_score_, "ref": replay.best_score_, "t_ours": t_ours,
-         "t_ref": t_ref, "note": f"xrfm timed on {k} configs ({t_sub:.1f} s), x{args.configs / k:g}; "
-                                 f"max |val AUC replay - xrfm| over them {max(gaps):.4f}"},
-        {"case": f"{tag}: test AUC of the winner", "ours": test["ours"], "ref": test["ref"], "t_ours": None,
-         "t_ref": None, "note": f"ours: config {ours.best_index_}, round {ours.best_params_['iters']}; "
-                                f"reference: config {replay.best_index_}, round {replay.best_params_['iters']}"},
+        {"case": f"{tag}: best val AUC", "ours": ours.best_score_, "ref": ref_val[j], "t_ours": t_ours,
+         "t_ref": t_ref, "note": f"xrfm timed on {k} configs ({t_sub:.1f} s), x{args.configs / k:g}; exact replay "
+                                 f"alone {replay.best_score_:.4f}; max |val AUC replay - xrfm| over them {max(gaps):.4f}"},
+        {"case": f"{tag}: test AUC of the winner", "ours": _val_auc(yte, ours.best_estimator_.decision_function(Xte)),
+         "ref": ref_test, "t_ours": None, "t_ref": None,
+         "note": f"ours: config {ours.best_index_}, round {ours.best_params_['iters']}; reference: config {j} "
+                 f"({'xrfm' if j < k else 'replay'}), round {models[j].best_iter if j < k else replay.results_[j].best_iter}"},
     ]
+
+
+def _replay_model(replay: RFMSearch, i: int, X: np.ndarray, y: np.ndarray) -> RFMClassifier:
+    """Configuration ``i`` of the exact replay refitted to its best round (a plain fit: same rounds, same M)."""
+    cfg = replay.configs_[i]
+    return RFMClassifier(kernel="laplace", agop_power=1.0, early_stopping=False, iters=replay.results_[i].best_iter,
+                         dtype="float32", **vars(cfg)).fit(X, y)
 
 
 def _xrfm_probe(cfg, max_iters: int, Xtr, ytr, Xv, yv):
