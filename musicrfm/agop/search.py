@@ -133,7 +133,7 @@ class RFMSearch(ParamsMixin):
         Xv = as_features(X_val, "X_val", dtype, device, n_features=Xt.shape[1])
         check_lengths(Xt, y, "X and y")
         check_lengths(Xv, y_val, "X_val and y_val")
-        Y, Yv, classes = self._encode(y, y_val, dtype, device)
+        Y, Yv = self._encode(y, y_val, dtype, device)
         data = SearchData.build(Xt, Y, Xv, Yv)
         self.configs_ = sample_configs(self.n_configs, self.random_state)
         runs = [Trajectory.start(data, **vars(c)) for c in self.configs_]
@@ -143,7 +143,7 @@ class RFMSearch(ParamsMixin):
         best = runs[self.best_index_]
         self.best_score_ = self.results_[self.best_index_].best_score
         self.best_params_ = {**vars(self.configs_[self.best_index_]), "iters": best.best}
-        self.best_estimator_ = self._assemble(X, y, best, classes)
+        self.best_estimator_ = self._assemble(X, y, best)
         return self
 
     def _check_params(self) -> list[tuple[int, float]]:
@@ -171,12 +171,12 @@ class RFMSearch(ParamsMixin):
         return out
 
     def _encode(self, y: object, y_val: object, dtype: torch.dtype, device: torch.device):
-        """Regression targets for training, the validation targets the scorer compares against, classes."""
+        """Targets for training and the validation targets the scorer compares against."""
         if self.task == "regression":
             Y, Yv = as_targets(y, "y", dtype, device), as_targets(y_val, "y_val", dtype, device)
             if Yv.shape[1] != Y.shape[1]:
                 raise ValueError(f"y_val has {Yv.shape[1]} output columns but y has {Y.shape[1]}")
-            return Y, Yv, None
+            return Y, Yv
         labels, labels_val = _labels(y, "y"), _labels(y_val, "y_val")
         classes = np.unique(labels)
         if classes.size < 2:
@@ -190,8 +190,8 @@ class RFMSearch(ParamsMixin):
         idx = torch.as_tensor(np.searchsorted(classes, labels), device=device)
         idx_val = torch.as_tensor(np.searchsorted(classes, labels_val), device=device)
         if self.task == "binary":
-            return idx.to(dtype)[:, None], idx_val, classes
-        return torch.nn.functional.one_hot(idx, classes.size).to(dtype), idx_val, classes
+            return idx.to(dtype)[:, None], idx_val
+        return torch.nn.functional.one_hot(idx, classes.size).to(dtype), idx_val
 
     def _score(self, Y_val: torch.Tensor, pred: torch.Tensor) -> float:
         """Higher-is-better validation score of raw predictions."""
@@ -213,25 +213,17 @@ class RFMSearch(ParamsMixin):
             if not alive:
                 break
 
-    def _assemble(self, X: object, y: object, run: Trajectory, classes: np.ndarray | None) -> RFMClassifier | RFMRegressor:
-        """The selected model as a fitted estimator: a round-0 fit sets up labels, dtype and device, then
-        the searched metric and coefficients are installed in place of round 0's."""
+    def _assemble(self, X: object, y: object, run: Trajectory) -> RFMClassifier | RFMRegressor:
+        """The selected model as a fitted estimator, built from the searched metric and coefficients."""
         cls = RFMRegressor if self.task == "regression" else RFMClassifier
         scoring = {"binary": "auc", "multiclass": "accuracy", "regression": "mse"}[self.task]
-        cfg = self.configs_[self.best_index_]
-        est = cls(kernel="laplace", bandwidth=cfg.bandwidth, exponent=cfg.exponent, reg=cfg.reg, iters=0,
-                  center_grads=cfg.center_grads, agop_power=1.0, early_stopping=False, scoring=scoring,
-                  dtype=self.dtype, device=self.device, random_state=self.random_state)
-        est.fit(X, y)
-        est.set_params(iters=run.best)
-        est.M_ = run.best_metric(est.n_features_in_).to(est.dtype_)
-        est.coef_ = run.best_coef.to(est.dtype_)
-        est.best_iter_ = est.n_iter_ = run.best
-        est.history_ = {"train": [float("nan")] * (run.best + 1), "val": run.scores[: run.best + 1]}
-        est.agop_ = est.agop()
-        est.feature_importances_ = torch.diagonal(est.M_).cpu().numpy().copy()
-        return est
-
+        cfg, result = self.configs_[self.best_index_], self.results_[self.best_index_]
+        return cls.from_state(
+            X, y, run.best_metric(np.shape(X)[1]), run.best_coef, best_iter=run.best,
+            val_scores=result.val_scores[: run.best + 1], kernel="laplace", bandwidth=cfg.bandwidth,
+            exponent=cfg.exponent, reg=cfg.reg, iters=run.best, center_grads=cfg.center_grads, agop_power=1.0,
+            early_stopping=False, scoring=scoring, dtype=self.dtype, device=self.device,
+            random_state=self.random_state)
 
 def _result(config: SearchConfig, run: Trajectory, task: str) -> ConfigResult:
     sign = -1.0 if task == "regression" else 1.0  # regression scores were negated MSE
