@@ -77,6 +77,24 @@ def test_second_probe_on_the_same_clips_skips_extraction(mg, notes, trained, mon
         train_probe(mg, notes, target="C", layers=[-1], search=SEARCH, cache_dir=cache)
 
 
+def test_extraction_holds_at_most_one_round_of_clips(mg, notes, tmp_path, monkeypatch):
+    """Memory stays bounded whatever the dataset size: the model sees batch_size x _BATCHES_PER_ROUND clips
+    at a time, and the rows land in the file as each round finishes."""
+    seen = []
+    real_encode = activations.encode_audio
+
+    def spy(model, audio, sample_rate, **kwargs):
+        seen.append(len(audio))
+        return real_encode(model, audio, sample_rate, **kwargs)
+
+    monkeypatch.setattr(activations, "encode_audio", spy)
+    streamed = extract_activations(mg, notes, layers=(0, 1), batch_size=2, cache_dir=tmp_path)
+    step = 2 * activations._BATCHES_PER_ROUND
+    assert max(seen) == step and sum(seen) == len(notes) and len(seen) == -(-len(notes) // step)
+    np.testing.assert_allclose(streamed, extract_activations(mg, notes, layers=(0, 1), batch_size=9, cache=False),
+                               rtol=1e-5, atol=1e-6)
+
+
 def test_a_damaged_cache_entry_is_extracted_again(mg, notes, tmp_path):
     first = np.array(extract_activations(mg, notes, layers=(1,), cache_dir=tmp_path))  # a copy: the entry is edited below
     (entry,) = tmp_path.glob("*.safetensors")
