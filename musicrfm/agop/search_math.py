@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 
 from .kernels import Kernel, sq_distances
-from .solve import solve_kernel_system
+from .solve import cholesky_solve, solve_kernel_system
 
 __all__ = ["KernelRound", "SearchData", "Trajectory", "compress_factor", "gradient_rows", "next_factor", "ridge_solve",
            "truncate_factor"]
@@ -202,17 +202,11 @@ def laplace_values(kernel: Kernel, log_d2: torch.Tensor) -> torch.Tensor:
 def ridge_solve(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.Tensor:
     """``(K + reg I)^-1 Y`` by Cholesky in K's dtype, escalating to float64 when that factorisation fails.
 
-    Small ridges on wide kernels defeat float32 Cholesky; redoing it in float64 (x1.5 the time) is far
-    cheaper than the eigendecomposition :func:`solve_kernel_system` falls back to within one dtype.
+    Unlike :func:`solve_kernel_system`, whose last resort is an eigendecomposition in K's dtype, everything
+    after a failed first factorisation runs in float64, that eigendecomposition included.
     """
-    A = K.clone()
-    A.diagonal().add_(reg)
-    L, info = torch.linalg.cholesky_ex(A)
-    if int(info) == 0:
-        coef = torch.cholesky_solve(Y, L)
-        if bool(torch.isfinite(coef).all()):
-            return coef
-    return solve_kernel_system(K.double(), Y.double(), reg).to(K.dtype)
+    coef = cholesky_solve(K, Y, reg)
+    return coef if coef is not None else solve_kernel_system(K.double(), Y.double(), reg).to(K.dtype)
 
 
 def _worse(score: float, best: float, multiplier: float) -> bool:

@@ -12,7 +12,7 @@ import torch
 
 from .validation import all_finite
 
-__all__ = ["solve_kernel_system", "matrix_power"]
+__all__ = ["cholesky_solve", "solve_kernel_system", "matrix_power"]
 
 
 def solve_kernel_system(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.Tensor:
@@ -24,9 +24,9 @@ def solve_kernel_system(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.T
     minimum-norm solution from ``eigh`` in K's dtype discards directions whose eigenvalue is at round-off
     level instead of amplifying them.
     """
-    coef = _cholesky_solve(K, Y, reg)
+    coef = cholesky_solve(K, Y, reg)
     if coef is None and K.dtype != torch.float64:
-        coef = _cholesky_solve(K.double(), Y.double(), reg)
+        coef = cholesky_solve(K.double(), Y.double(), reg)
     if coef is not None:
         return coef.to(K.dtype)
     A = K.clone()
@@ -34,8 +34,9 @@ def solve_kernel_system(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.T
     return _eigh_solve(A, Y)
 
 
-def _cholesky_solve(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.Tensor | None:
-    """The Cholesky solution, or None when the factorisation fails or the solution is not finite."""
+def cholesky_solve(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.Tensor | None:
+    """The Cholesky solution of ``(K + reg I) a = Y`` in K's dtype, or None when the factorisation fails or
+    the solution is not finite."""
     A = K.clone()
     A.diagonal().add_(reg)
     L, info = torch.linalg.cholesky_ex(A)
