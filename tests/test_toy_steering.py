@@ -13,7 +13,8 @@ import torch
 
 from musicrfm.probes import train_probe
 from musicrfm.toy import load_toy
-from musicrfm.toy.demo import QUICK, clip_accuracies, note_probe, sequence_render, steered, style_dataset
+from musicrfm.toy.demo import QUICK, clip_accuracies, note_probe, sequence_render, steered
+from musicrfm.toy.probes import style_dataset
 
 PROMPTS = ["happy piano", "sad flute energetic"]
 TARGETS = ("C", "D", "E", "G", "A")

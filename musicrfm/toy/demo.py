@@ -32,13 +32,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from musicrfm.data import ClipMeta, ConceptDataset
 from musicrfm.evaluation import chromagram, note_accuracy, plot_accuracy_vs_strength, plot_chromagram, segment_accuracy
 from musicrfm.evaluation.report import markdown_table, write_atomically
 from musicrfm.models.audio import write_audio
 from musicrfm.probes import ConceptProbe
 from musicrfm.steering import ConceptSequence, Generation, SteeringPlan, SteeringTerm, generate
-from musicrfm.toy.corpus import STYLE_WORDS, render_style
 from musicrfm.toy.load import ToyModel, load_toy
 from musicrfm.toy.model import check_int
 from musicrfm.toy.probes import ToyProbeSettings, toy_probe
@@ -106,26 +104,6 @@ def note_probe(toy: ToyModel, config: DemoConfig = DemoConfig(), *, quiet: bool 
                                 max_iters=config.max_iters, seed=config.probe_seed)
     return toy_probe(toy, "notes", settings, progress=None if quiet else _probe_progress,
                      notice=None if quiet else lambda text: _say(text, False))
-
-
-def style_dataset(toy: ToyModel, attribute: str, n_per_class: int, *, frames: int = 50,
-                  seed: int = 0) -> ConceptDataset:
-    """Toy-corpus music labelled by one style attribute (e.g. tempo: slow / fast), decoded to audio by the
-    toy codec; the other attributes are drawn at random so the probe sees only `attribute` vary."""
-    if attribute not in STYLE_WORDS:
-        raise ValueError(f"attribute must be one of {sorted(STYLE_WORDS)}, got {attribute!r}")
-    check_int("n_per_class", n_per_class)
-    rng = np.random.default_rng(seed)
-    audio, meta = [], []
-    for index in range(n_per_class * len(STYLE_WORDS[attribute])):
-        word = STYLE_WORDS[attribute][index % len(STYLE_WORDS[attribute])]
-        style = {name: str(rng.choice(words)) for name, words in STYLE_WORDS.items()} | {attribute: word}
-        codes = torch.from_numpy(render_style(rng, style, frames))[None, None]
-        audio.append(toy.codec.decode(codes).audio_values[0, 0].numpy())
-        meta.append(ClipMeta(clip_id=f"{attribute}-{index:04d}", concept=attribute, label=word,
-                             target=float(STYLE_WORDS[attribute].index(word)), seed=seed))
-    return ConceptDataset(audio, meta, sample_rate=toy.codec.sample_rate, concept=attribute,
-                          classes=STYLE_WORDS[attribute])
 
 
 def _probe_progress(stage: str, done: int, total: int) -> None:

@@ -39,6 +39,7 @@ from musicrfm.models.backend import TOY_MODEL, MusicGen
 from musicrfm.probes import ConceptProbe, train_probe
 from musicrfm.probes.bundle import is_bundle
 from musicrfm.probes.fit import Progress
+from musicrfm.toy.corpus import STYLE_WORDS, render_style
 from musicrfm.toy.load import ToyModel, cache_root
 from musicrfm.toy.model import check_int
 from musicrfm.toy.tokens import BASS, DYNAMICS, NUM_BRIGHTNESS, NUM_LEVELS, OCTAVE, PITCH
@@ -80,10 +81,27 @@ def _rendered_notes(toy: ToyModel, n_per_class: int, *, seed: int) -> ConceptDat
 
 
 def _slow_or_fast(toy: ToyModel, n_per_class: int, *, seed: int) -> ConceptDataset:
-    # Imported here because the demo imports this module for its note probe.
-    from musicrfm.toy.demo import style_dataset
-
     return style_dataset(toy, "tempo", n_per_class, seed=seed)
+
+
+def style_dataset(toy: ToyModel, attribute: str, n_per_class: int, *, frames: int = 50,
+                  seed: int = 0) -> ConceptDataset:
+    """Toy-corpus music labelled by one style attribute (e.g. tempo: slow / fast), decoded to audio by the
+    toy codec; the other attributes are drawn at random so the probe sees only `attribute` vary."""
+    if attribute not in STYLE_WORDS:
+        raise ValueError(f"attribute must be one of {sorted(STYLE_WORDS)}, got {attribute!r}")
+    check_int("n_per_class", n_per_class)
+    rng = np.random.default_rng(seed)
+    audio, meta = [], []
+    for index in range(n_per_class * len(STYLE_WORDS[attribute])):
+        word = STYLE_WORDS[attribute][index % len(STYLE_WORDS[attribute])]
+        style = {name: str(rng.choice(words)) for name, words in STYLE_WORDS.items()} | {attribute: word}
+        codes = torch.from_numpy(render_style(rng, style, frames))[None, None]
+        audio.append(toy.codec.decode(codes).audio_values[0, 0].numpy())
+        meta.append(ClipMeta(clip_id=f"{attribute}-{index:04d}", concept=attribute, label=word,
+                             target=float(STYLE_WORDS[attribute].index(word)), seed=seed))
+    return ConceptDataset(audio, meta, sample_rate=toy.codec.sample_rate, concept=attribute,
+                          classes=STYLE_WORDS[attribute])
 
 
 def broken_chords(toy: ToyModel, n_per_class: int, *, seed: int = 0,
