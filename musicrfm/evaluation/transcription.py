@@ -132,10 +132,9 @@ def transcribed_pitch_classes(notes: Sequence[TranscribedNote], *, min_share: fl
 def transcription_note_accuracy(audio: np.ndarray, sample_rate: int, target: str | int) -> float:
     """Share of the transcribed notes' duration x amplitude at the `target` pitch class; NaN when the
     transcriber finds no note."""
-    goal = pitch_class(target)
+    pitch_class(target)  # a bad target fails before the transcriber runs
     check_audio(audio, sample_rate)
-    weights = pitch_class_weights(transcribe(audio, sample_rate))
-    return float(weights[goal]) if weights.any() else float("nan")
+    return transcribed_accuracy(transcribe(audio, sample_rate), target, "note")
 
 
 def notes_within(notes: Sequence[TranscribedNote], start_s: float, end_s: float) -> tuple[TranscribedNote, ...]:
@@ -145,7 +144,7 @@ def notes_within(notes: Sequence[TranscribedNote], start_s: float, end_s: float)
                  for n in notes if n.start_s < end_s and n.end_s > start_s)
 
 
-def transcribed_accuracy(notes: Sequence[TranscribedNote], target: str, measure: str) -> float:
+def transcribed_accuracy(notes: Sequence[TranscribedNote], target: str | int, measure: str) -> float:
     """How well transcribed notes meet a target; NaN when there are none.
 
     `measure="note"`: the target pitch class's share of the notes' duration x amplitude; `measure="chord"`:
