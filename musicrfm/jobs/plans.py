@@ -1,8 +1,9 @@
 """From a job's terms and one item's strengths to a SteeringPlan, with the probes each term names.
 
 A probe reference is a bundle folder (absolute, or relative to the job file) when one exists there, else
-a name in the probe library, else one a `builtin` source provides (the toy model's on-demand probes). A sequence schedule becomes one term per concept, each weighted by
-`sequence.for_concept(concept)`; its concepts are classes of the term's probe, or map to probes of their own.
+a name in the probe library, else one a `builtin` source provides (the toy model's on-demand probes). A
+sequence schedule becomes one term per concept, each weighted by `sequence.for_concept(concept)`; its
+concepts are classes of the term's probe, or map to probes of their own.
 
 >>> import tempfile, torch
 >>> from musicrfm.probes import ConceptProbe, ProbeLibrary
