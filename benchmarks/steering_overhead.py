@@ -4,7 +4,7 @@ Builds MusicGen-small's full architecture from configs with random weights (no d
 encoder, 24-layer d=1024 decoder with 4 x 2048 codebooks, 32 kHz EnCodec), then generates `--seconds` of
 audio at batch 1 with CFG 3 and sampling, timing in interleaved rounds (the order rotates each round):
 - unsteered: plain `model.generate`;
-- steered: inside `plan.apply(model)` with three concepts on all 24 layers (exponential / top-k / all
+- steered: inside `apply_plan(plan, model)` with three concepts on all 24 layers (exponential / top-k / all
   layer weights; ramp, decay and LFO schedules; a p=0.3 gate; both-halves, cond-only and relative terms;
   orthogonalised), binding and validation included in the timed region;
 - research: a forward hook per layer adding one fixed vector to every row and position.
@@ -82,7 +82,7 @@ def hook_cost(model, plan: SteeringPlan, tokens: int, repeats: int = 200) -> tup
     decoder = model.decoder.model.decoder
     device = model.device
     codes, hidden = torch.zeros(2, 4, 1, dtype=torch.long, device=device), torch.randn(2, 1, WIDTH, device=device)
-    with plan.apply(model, max_steps=tokens):
+    with apply_plan(plan, model, max_steps=tokens):
         pre_hooks = list(decoder.embed_positions._forward_pre_hooks.values())
         layer_hooks = [(layer, list(layer._forward_hooks.values())) for layer in decoder.layers]
         start = time.perf_counter()
@@ -129,7 +129,7 @@ def main() -> None:
     inputs = {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
     variants = {
         "unsteered": nullcontext,
-        "steered": lambda: plan.apply(model, max_steps=tokens),
+        "steered": lambda: apply_plan(plan, model, max_steps=tokens),
         "research": lambda: research_hooks(model),
     }
     with torch.no_grad():

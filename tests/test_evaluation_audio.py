@@ -12,7 +12,7 @@ from musicrfm.evaluation.chroma import chromagram
 from musicrfm.evaluation.metrics import estimate_bpm, note_accuracy, tempo_error
 from musicrfm.evaluation.partials import note_strengths
 from musicrfm.evaluation.segments import evaluated_spans, segment_accuracy
-from musicrfm.steering.schedules import ConceptSequence
+from musicrfm.schedules import ConceptSequence
 
 SR = 16000
 BACKENDS = ("fluidsynth", "numpy")

@@ -8,7 +8,7 @@ import pytest
 
 from musicrfm.jobs import JobError, batches, expand, load_job, parse_job, parse_shard, read_manifest, shard
 from musicrfm.jobs.manifest import Manifest
-from musicrfm.steering.schedules import ConceptSequence, LinearRamp
+from musicrfm.schedules import ConceptSequence, LinearRamp
 
 BASE = {"prompts": ["calm piano"], "duration": 1.0}
 

@@ -178,7 +178,7 @@ def test_save_never_replaces_a_folder_that_is_not_a_bundle(tmp_path):
     with pytest.raises(ValueError, match="does not exist"):
         ConceptProbe.load(tmp_path / "missing")
     with pytest.raises(TypeError, match="ConceptProbe"):
-        bundle.save_bundle("probe", tmp_path / "x")
+        ProbeLibrary(tmp_path / "lib").save("probe", "x")
 
 
 def test_library_lists_shows_saves_and_loads(tmp_path, monkeypatch):

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 
 import numpy as np
 import pytest
 
-from musicrfm.steering.schedules import (
+from musicrfm.schedules import (
     ConceptSequence,
     ConceptWeight,
     Constant,
@@ -234,10 +232,3 @@ def test_sequence_in_frames_and_at_another_rate():
     assert seq.weights(80) == {"C": 0.0, "E": 0.0}
     at_25 = SEQUENCE.with_frame_rate(25.0)
     assert at_25.weights(50) == {"C": 0.5, "E": 0.5, "G": 0.0}
-
-
-@pytest.mark.parametrize("module", ["schedule_base", "schedule_kinds", "schedule_compose", "schedule_sequence",
-                                    "schedules"])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(importlib.import_module(f"musicrfm.steering.{module}"))
-    assert result.attempted > 0 and result.failed == 0

@@ -11,7 +11,7 @@ import pytest
 import yaml
 from test_schedules import EXAMPLES, SEQUENCE
 
-from musicrfm.steering.schedules import (ConceptSequence, ConceptWeight, Constant, ExponentialDecay, Keyframes,
+from musicrfm.schedules import (ConceptSequence, ConceptWeight, Constant, ExponentialDecay, Keyframes,
                                         LinearRamp, Logistic, Product, Scaled, Segment, Sine, Steps, Sum,
                                         load_schedule, save_schedule, schedule_from_dict, schedule_kinds)
 
@@ -53,7 +53,7 @@ def test_save_and_load_files(tmp_path, suffix):
 
 
 def test_save_into_a_missing_folder_leaves_nothing(tmp_path):
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(ValueError, match="absent' does not exist"):
         save_schedule(Constant(), tmp_path / "absent" / "job.yaml")
     assert list(tmp_path.iterdir()) == []
 

@@ -7,7 +7,7 @@ from musicrfm.models import MusicGen
 from musicrfm.steering.generate import generate
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 from steering_support import model  # noqa: F401 - pytest fixture
-from musicrfm.steering.schedules import LinearRamp, Steps
+from musicrfm.schedules import LinearRamp, Steps
 
 D, DELAY, HOP = 32, 3, 640
 LONG = dict(duration_s=1.4, window_s=0.7, context_s=0.2)  # windows: 0-34, 35-59 (prompt 25-34), 60-69

@@ -1,10 +1,11 @@
-"""Hook-level behaviour of plan.apply on a tiny MusicGen: exact added vectors, rows, positions, cleanup."""
+"""Hook-level behaviour of apply_plan on a tiny MusicGen: exact added vectors, rows, positions, cleanup."""
 
 from contextlib import ExitStack, nullcontext
 
 import pytest
 import torch
 
+from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 from steering_support import model  # noqa: F401 - pytest fixture
 
@@ -65,7 +66,7 @@ def _prompt(batch=2, frames=5):
 def _run_recorded(model, plan, layer, **apply_kwargs):
     recorder = LayerRecorder(model, layer)
     try:
-        with plan.apply(model, **apply_kwargs) as bound:
+        with apply_plan(plan, model, **apply_kwargs) as bound:
             recorder.watch_steered()
             torch.manual_seed(0)
             model.generate(**_text(), decoder_input_ids=_prompt(), max_new_tokens=10, do_sample=True,
@@ -132,11 +133,11 @@ def test_steer_prompt_steers_every_prefill_position_at_its_own_step(model):
 def test_hooks_are_removed_on_exit_and_on_error(model):
     before = _hook_counts(model)
     plan = SteeringPlan((SteeringTerm({0: _vector(6), 1: _vector(7)}),))
-    with plan.apply(model):
+    with apply_plan(plan, model):
         assert _hook_counts(model) == (before[0] + 1, [n + 1 for n in before[1]])
     assert _hook_counts(model) == before
     with pytest.raises(RuntimeError, match="boom"):
-        with plan.apply(model):
+        with apply_plan(plan, model):
             raise RuntimeError("boom")
     assert _hook_counts(model) == before
 
@@ -146,7 +147,7 @@ def _last_state(model, *plans):
     captured = []
     with ExitStack() as stack:
         for plan in plans:
-            stack.enter_context(plan.apply(model, cfg=False))
+            stack.enter_context(apply_plan(plan, model, cfg=False))
         # Registered after the plans' hooks, so it sees their result.
         handle = model.decoder.model.decoder.layers[1].register_forward_hook(lambda m, a, out: captured.append(out))
         stack.callback(handle.remove)
@@ -161,8 +162,8 @@ def test_nested_contexts_add_up_and_remove_only_their_own_hooks(model):
     both = _last_state(model, outer, inner)
     torch.testing.assert_close(both - base, (0.3 * _vector(8) - 0.2 * _vector(9))[None], atol=1e-5, rtol=1e-5)
     before = _hook_counts(model)
-    with outer.apply(model):
-        with inner.apply(model):
+    with apply_plan(outer, model):
+        with apply_plan(inner, model):
             pass
         torch.testing.assert_close(_last_state(model) - base, 0.3 * _vector(8)[None], atol=1e-5, rtol=1e-5)
     assert _hook_counts(model) == before
@@ -181,7 +182,7 @@ def test_tuple_layer_outputs_are_steered_in_their_first_item(model):
 
     with ExitStack() as stack:
         stack.callback(layer.register_forward_hook(lambda m, a, out: (out, "extra")).remove)
-        stack.enter_context(plan.apply(model, cfg=False))
+        stack.enter_context(apply_plan(plan, model, cfg=False))
         stack.callback(layer.register_forward_hook(untuple).remove)
         model(**_text(1), decoder_input_ids=_prompt(1))
     steered, extra = seen[0]
@@ -197,7 +198,7 @@ def _guided_logits(model, plan, guidance):
         "attention_mask": torch.cat([text["attention_mask"], torch.zeros_like(text["attention_mask"])]),
         "decoder_input_ids": _prompt(1, frames=8).repeat(2, 1),
     }
-    with plan.apply(model) if plan else nullcontext():
+    with apply_plan(plan, model) if plan else nullcontext():
         logits = model(**doubled).logits[:, :, -1].double()
     cond, uncond = logits.chunk(2)
     return uncond + guidance * (cond - uncond)
@@ -220,10 +221,10 @@ def test_cond_only_steering_moves_guided_logits_guidance_times_the_both_halves_s
 def test_uncond_target_without_cfg_and_odd_batches_are_refused(model):
     plan = SteeringPlan((SteeringTerm({0: _vector(1)}, target="uncond"),))
     with pytest.raises(ValueError, match="CFG-doubled"):
-        with plan.apply(model, cfg=False):
+        with apply_plan(plan, model, cfg=False):
             pass
     cond_plan = SteeringPlan((SteeringTerm({0: _vector(1)}, target="cond"),))
     with pytest.raises(ValueError, match="even, doubled batch"):
-        with cond_plan.apply(model):
+        with apply_plan(cond_plan, model):
             model(**_text(1), decoder_input_ids=_prompt(1))
     assert _hook_counts(model) == (0, [0, 0])

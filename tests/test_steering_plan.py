@@ -9,7 +9,7 @@ import torch
 from musicrfm.steering.binding import ModelShape, bind_plan
 from musicrfm.steering.directions import DirectionSet
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
-from musicrfm.steering.schedules import LinearRamp
+from musicrfm.schedules import LinearRamp
 from musicrfm.steering.weights import LayerWeights
 
 SHAPE = ModelShape(num_layers=4, hidden_size=8, frame_rate=50.0, delay=3)

@@ -34,7 +34,7 @@ from pathlib import Path
 from musicrfm.app.cancel import CancelToken
 from musicrfm.models import MusicGen, load_musicgen
 from musicrfm.probes import ProbeLibrary
-from musicrfm.steering.schedules import DEFAULT_FRAME_RATE
+from musicrfm.schedules import DEFAULT_FRAME_RATE
 
 Loader = Callable[[str], MusicGen]
 Progress = Callable[[float, str], None]

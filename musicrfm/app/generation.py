@@ -37,7 +37,7 @@ from musicrfm.evaluation import chromagram, evaluated_spans
 from musicrfm.evaluation.report import write_atomically
 from musicrfm.jobs import JobSpec, check_probes, expand, generate_batch, load_probes, measure_audio, measures, parse_job
 from musicrfm.models import MusicGen, write_audio
-from musicrfm.steering.schedules import schedule_from_dict
+from musicrfm.schedules import schedule_from_dict
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from musicrfm.jobs import JobSpec, TermSpec, parse_job
-from musicrfm.steering.schedules import ConceptSequence, load_schedule, schedule_from_dict
+from musicrfm.schedules import ConceptSequence, load_schedule, schedule_from_dict
 from musicrfm.yaml_text import parse_yaml
 
 # Editable parameter text per schedule kind (times in seconds), shown when the kind is picked.

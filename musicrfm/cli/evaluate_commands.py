@@ -151,7 +151,7 @@ def _transcribed(clip: np.ndarray, rate: int, records: list[dict[str, Any]]) -> 
     """Transcription measures of every note or chord record, per segment for a sequence."""
     from musicrfm.evaluation import evaluated_spans
     from musicrfm.evaluation.transcription import notes_within, transcribe, transcribed_accuracy
-    from musicrfm.steering.schedules import schedule_from_dict
+    from musicrfm.schedules import schedule_from_dict
 
     notes = transcribe(clip, rate)
     out: dict[str, float | None] = {}
@@ -172,7 +172,7 @@ def _segment_plot(clip: np.ndarray, rate: int, item: str, record: dict[str, Any]
     """A chromagram of the item with each segment's evaluated span and accuracy; returns its path."""
     from musicrfm.evaluation import chromagram, plot_chromagram, segment_accuracy
     from musicrfm.evaluation.segments import MEASURES
-    from musicrfm.steering.schedules import schedule_from_dict
+    from musicrfm.schedules import schedule_from_dict
 
     kind = record["measure"]
     scores = segment_accuracy(clip, rate, schedule_from_dict(record["sequence"]), measure=kind)

@@ -2,7 +2,7 @@
 (concept, start_s, end_s)), measured away from the crossfades, where two concepts are meant to mix.
 
 >>> import numpy as np
->>> from musicrfm.steering.schedules import ConceptSequence
+>>> from musicrfm.schedules import ConceptSequence
 >>> sr = 16000
 >>> t = np.arange(3 * sr) / sr
 >>> freqs = np.select([t < 1, t < 2], [261.63, 329.63], 392.0)  # C, E, G for one second each
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,9 +23,7 @@ from musicrfm.evaluation.chords import chord_match, parse_chord
 from musicrfm.evaluation.chroma import chromagram
 from musicrfm.evaluation.inputs import check_audio, check_span, pitch_class
 from musicrfm.evaluation.metrics import note_match
-
-if TYPE_CHECKING:
-    from musicrfm.steering.schedule_sequence import ConceptSequence
+from musicrfm.schedules import ConceptSequence
 
 MEASURES = {"note": (note_match, "salience", pitch_class), "chord": (chord_match, "harmony", parse_chord)}
 """Measure -> (scorer, chroma kind, target parser)."""
@@ -87,9 +84,6 @@ def _segments(schedule: object) -> tuple[list[tuple[str, float, float | None]], 
 
 
 def _sequence_segments(schedule: object) -> tuple[list[tuple[str, float, float | None]], float]:
-    # Imported here: the steering package pulls in torch and transformers, which lists do not need.
-    from musicrfm.steering.schedule_sequence import ConceptSequence
-
     if not isinstance(schedule, ConceptSequence):
         raise TypeError("schedule must be a ConceptSequence or a list of (concept, start_s, end_s), "
                         f"got {type(schedule).__name__}")

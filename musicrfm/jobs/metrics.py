@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from musicrfm.evaluation import chord_accuracy, estimate_bpm, note_accuracy, segment_accuracy
-from musicrfm.steering.schedules import ConceptSequence, schedule_from_dict
+from musicrfm.schedules import ConceptSequence, schedule_from_dict
 
 _FIXED = {"note": note_accuracy, "chord": chord_accuracy}
 

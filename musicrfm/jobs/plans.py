@@ -34,7 +34,7 @@ from musicrfm.jobs.spec import JobSpec, TermSpec
 from musicrfm.probes import ConceptProbe, ProbeLibrary
 from musicrfm.probes.bundle import META_FILE, is_bundle
 from musicrfm.steering import SteeringPlan, SteeringTerm
-from musicrfm.steering.schedules import ConceptSequence, ScheduleSpec
+from musicrfm.schedules import ConceptSequence, ScheduleSpec
 from musicrfm.toy.probes import TOY_CONCEPTS
 
 ProbeSource = Callable[[str], Path | None]

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from musicrfm.jobs.fields import FieldReader, JobError
-from musicrfm.steering.schedules import Constant, ConceptSequence, ScheduleSpec, load_schedule, schedule_from_dict
+from musicrfm.schedules import Constant, ConceptSequence, ScheduleSpec, load_schedule, schedule_from_dict
 
 FORMATS = ("wav", "flac")
 CFG_TARGETS = ("both", "cond", "uncond")

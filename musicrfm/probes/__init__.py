@@ -15,7 +15,6 @@ Three lines from nothing to a saved note probe (here with a tiny random model an
 """
 
 from musicrfm.probes.activations import default_cache_dir, extract_activations
-from musicrfm.probes.bundle import load_bundle, save_bundle
 from musicrfm.probes.fit import LayerFit, fit_layers
 from musicrfm.probes.library import ProbeLibrary, default_library_root
 from musicrfm.probes.probe import ConceptProbe
@@ -23,5 +22,5 @@ from musicrfm.probes.train import train_probe
 
 __all__ = [
     "ConceptProbe", "LayerFit", "ProbeLibrary", "default_cache_dir", "default_library_root", "extract_activations",
-    "fit_layers", "load_bundle", "save_bundle", "train_probe",
+    "fit_layers", "train_probe",
 ]

@@ -4,18 +4,17 @@ Saving builds the bundle in a temporary sibling folder and renames it into place
 target path is always a complete bundle (an existing bundle is replaced only once the new one is whole).
 Loading parses JSON and safetensors only, never pickle, and refuses anything inconsistent: an unknown
 schema version, a tensor file whose checksum, names, shapes or dtypes differ from what probe.json records,
-non-finite values, or metadata that does not make a valid ConceptProbe.
+non-finite values or missing fields. This module knows the file format; `ConceptProbe.save` / `.load` turn a
+probe into these parts and back (and refuse metadata that does not make a valid probe).
 
 >>> import tempfile, torch
->>> from musicrfm.probes.probe import ConceptProbe
->>> probe = ConceptProbe(concept="tempo", task="regression", classes=(), target=None, layers=(1,),
-...     vectors=torch.tensor([[[[0.6, 0.8]]]]), eigenvalues=torch.ones(1, 1, 1), val_scores=(0.9,),
-...     test_scores=(0.8,), metric="r2", model={"name": "toy", "fingerprint": {"hidden_size": 2, "num_layers": 2}})
->>> folder = save_bundle(probe, tempfile.mkdtemp() + "/tempo_probe")
+>>> fields = {name: None for name in FIELDS}
+>>> folder = write_bundle(tempfile.mkdtemp() + "/tempo_probe", fields,
+...                       {"vectors": torch.tensor([[0.6, 0.8]]), "eigenvalues": torch.ones(1)})
 >>> sorted(p.name for p in folder.iterdir())
 ['directions.safetensors', 'probe.json']
->>> load_bundle(folder).vectors.tolist()
-[[[[0.6000000238418579, 0.800000011920929]]]]
+>>> read_bundle(folder)[1]["vectors"].tolist()
+[[0.6000000238418579, 0.800000011920929]]
 """
 
 from __future__ import annotations
@@ -24,7 +23,6 @@ import hashlib
 import json
 import os
 import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,40 +32,38 @@ from safetensors import SafetensorError
 from safetensors.torch import load as load_tensors
 from safetensors.torch import save as dump_tensors
 
-from musicrfm.probes.probe import ConceptProbe
+from musicrfm.files import temporary_folder
 
 FORMAT = "musicrfm-probe"
 SCHEMA_VERSION = 1
 TENSOR_FILE, META_FILE = "directions.safetensors", "probe.json"
 TENSOR_NAMES = ("vectors", "eigenvalues")
-_FIELDS = ("concept", "task", "classes", "target", "layers", "val_scores", "test_scores", "metric", "model",
+FIELDS = ("concept", "task", "classes", "target", "layers", "val_scores", "test_scores", "metric", "model",
            "pooling", "delay_pattern", "search", "dataset", "version")
 
 
-def probe_metadata(probe: ConceptProbe, tensor_bytes: bytes) -> dict[str, Any]:
-    """probe.json's content for `probe` whose tensors serialise to `tensor_bytes`."""
+def bundle_metadata(fields: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], tensor_bytes: bytes) -> dict:
+    """probe.json's content for `fields` and `tensors` (which serialise to `tensor_bytes`)."""
     meta: dict[str, Any] = {"format": FORMAT, "schema_version": SCHEMA_VERSION}
-    meta.update({name: getattr(probe, name) for name in _FIELDS})
+    meta.update({name: fields[name] for name in FIELDS})
     meta["tensors"] = {
         "file": TENSOR_FILE, "sha256": hashlib.sha256(tensor_bytes).hexdigest(),
-        **{name: {"shape": list(getattr(probe, name).shape), "dtype": "float32"} for name in TENSOR_NAMES},
+        **{name: {"shape": list(tensors[name].shape), "dtype": "float32"} for name in TENSOR_NAMES},
     }
     return meta
 
 
-def save_bundle(probe: ConceptProbe, path: str | os.PathLike) -> Path:
-    """Write `probe` to the folder `path`, replacing a bundle already there but never any other folder."""
-    if not isinstance(probe, ConceptProbe):
-        raise TypeError(f"probe must be a ConceptProbe, got {type(probe).__name__}")
+def write_bundle(path: str | os.PathLike, fields: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> Path:
+    """Write a bundle folder at `path`, replacing a bundle already there but never any other folder."""
     out = Path(path).expanduser()
     if out.exists() and not is_bundle(out):
         raise ValueError(f"path '{out}' exists and is not a probe bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tensor_bytes = dump_tensors({name: getattr(probe, name).contiguous() for name in TENSOR_NAMES})
-    text = json.dumps(probe_metadata(probe, tensor_bytes), indent=2, allow_nan=False, default=_plain) + "\n"
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
+    tensor_bytes = dump_tensors({name: tensors[name].contiguous() for name in TENSOR_NAMES})
+    meta = bundle_metadata(fields, tensors, tensor_bytes)
+    text = json.dumps(meta, indent=2, allow_nan=False, default=_plain) + "\n"
+    tmp = temporary_folder(out)
     try:
-        tmp.chmod(0o755)  # mkdtemp is owner-only; a finished bundle should read like any other folder
         _write(tmp / TENSOR_FILE, tensor_bytes)
         _write(tmp / META_FILE, text.encode("utf-8"))
         _swap_into_place(tmp, out)
@@ -102,22 +98,15 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
     return meta
 
 
-def load_bundle(path: str | os.PathLike) -> ConceptProbe:
-    """Read and validate the bundle folder `path`."""
+def read_bundle(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """The metadata fields and the tensors of bundle folder `path`, each checked against probe.json."""
     folder = Path(path).expanduser()
     meta = read_metadata(folder)
     tensors = _read_tensors(folder / TENSOR_FILE, meta.get("tensors"))
-    missing = [name for name in _FIELDS if name not in meta]
+    missing = [name for name in FIELDS if name not in meta]
     if missing:
         raise ValueError(f"'{folder / META_FILE}' lacks the fields {missing}")
-    fields = {name: meta[name] for name in _FIELDS}
-    for name in ("classes", "layers", "val_scores", "test_scores"):
-        if isinstance(fields[name], list):
-            fields[name] = tuple(fields[name])
-    try:
-        return ConceptProbe(**fields, **tensors)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"probe bundle '{folder}' is invalid: {exc}") from exc
+    return {name: meta[name] for name in FIELDS}, tensors
 
 
 def _read_tensors(file: Path, spec: object) -> dict[str, torch.Tensor]:
@@ -156,7 +145,7 @@ def _swap_into_place(tmp: Path, out: Path) -> None:
     if not out.exists():
         os.replace(tmp, out)
         return
-    old = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".old", dir=out.parent))
+    old = temporary_folder(out)
     os.replace(out, old / out.name)
     os.replace(tmp, out)
     shutil.rmtree(old)

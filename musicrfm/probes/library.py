@@ -20,7 +20,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from musicrfm.probes.bundle import is_bundle, load_bundle, read_metadata, save_bundle
+from musicrfm.probes.bundle import is_bundle, read_metadata
 from musicrfm.probes.probe import ConceptProbe
 
 LIBRARY_ENV = "MUSICRFM_PROBES"
@@ -68,11 +68,13 @@ class ProbeLibrary:
 
     def save(self, probe: ConceptProbe, name: str) -> Path:
         """Store `probe` as `name`, replacing a bundle of that name."""
-        return save_bundle(probe, self.path(name))
+        if not isinstance(probe, ConceptProbe):
+            raise TypeError(f"probe must be a ConceptProbe, got {type(probe).__name__}")
+        return probe.save(self.path(name))
 
     def load(self, name: str) -> ConceptProbe:
         """The validated probe stored as `name`."""
-        return load_bundle(self._existing(name))
+        return ConceptProbe.load(self._existing(name))
 
     def _existing(self, name: str) -> Path:
         path = self.path(name)

@@ -30,7 +30,9 @@ from typing import Any
 import torch
 
 from musicrfm import __version__
-from musicrfm.steering import DirectionSet, LayerWeights, SteeringPlan, SteeringTerm
+from musicrfm.models.backend import MusicGen
+from musicrfm.probes.bundle import FIELDS, TENSOR_NAMES, read_bundle, write_bundle
+from musicrfm.steering import DirectionSet, LayerWeights, SteeringPlan, SteeringTerm, apply_plan
 from musicrfm.steering.weights import as_layer_weights
 
 TASKS = ("binary", "multiclass", "regression")
@@ -141,8 +143,6 @@ class ConceptProbe:
 
     def check_model(self, model: Any) -> None:
         """ValueError when `model` (a MusicGen or transformers model) differs in architecture from the probe's."""
-        from musicrfm.models.backend import MusicGen
-
         wrapped = model if isinstance(model, MusicGen) else MusicGen.from_model(model)
         wrapped.check_fingerprint(self.fingerprint, what=f"probe '{self.concept}'")
 
@@ -150,21 +150,26 @@ class ConceptProbe:
     def steer(self, model: Any, strength: float, **term_options: Any) -> Iterator[Any]:
         """Steer `model` (MusicGen or transformers model) inside the block, yielding the bound plan; options
         as for `term`. A model of another architecture than the probe's is refused before any hook is set."""
-        with SteeringPlan((self.term(strength, **term_options),)).apply(model) as bound:
+        with apply_plan(SteeringPlan((self.term(strength, **term_options),)), model) as bound:
             yield bound
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write the bundle folder `path` (directions.safetensors + probe.json) atomically."""
-        from musicrfm.probes.bundle import save_bundle
-
-        return save_bundle(self, path)
+        """Write the bundle folder `path` (directions.safetensors + probe.json) atomically; an existing
+        bundle there is replaced once the new one is whole, any other folder is refused."""
+        fields = {name: getattr(self, name) for name in FIELDS}
+        return write_bundle(path, fields, {name: getattr(self, name) for name in TENSOR_NAMES})
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ConceptProbe:
         """Read and validate a bundle folder written by `save` (no code is ever executed)."""
-        from musicrfm.probes.bundle import load_bundle
-
-        return load_bundle(path)
+        fields, tensors = read_bundle(path)
+        for name in ("classes", "layers", "val_scores", "test_scores"):
+            if isinstance(fields[name], list):
+                fields[name] = tuple(fields[name])
+        try:
+            return cls(**fields, **tensors)
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"probe bundle '{Path(path).expanduser()}' is invalid: {exc}") from exc
 
     def _set_index(self, target: str | None) -> int:
         if self.task == "multiclass":

@@ -10,13 +10,13 @@
 torch.Size([1, 4, 10])
 """
 
+from musicrfm.schedules import *  # noqa: F403 - re-exported: README examples import schedules from here
+from musicrfm.schedules import __all__ as _schedule_names
 from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan
 from musicrfm.steering.directions import DirectionSet, as_direction_set
 from musicrfm.steering.generate import Generation, generate
 from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
-from musicrfm.steering.schedules import *  # noqa: F403 - the schedule kinds are part of this package's API
-from musicrfm.steering.schedules import __all__ as _schedule_names
 from musicrfm.steering.weights import LayerWeights
 
 __all__ = [

@@ -2,7 +2,7 @@
 
 A `SteeringTerm` is one concept: per-layer directions, a strength, layer weights, a schedule over decoding
 steps, a random gate, the classifier-free-guidance half it acts on and a strength mode. A `SteeringPlan`
-sums several terms per layer. `plan.apply(model)` (see `musicrfm.steering.hooks`) injects it while the
+sums several terms per layer. `apply_plan(plan, model)` (`musicrfm.steering.hooks`) injects it while the
 model generates.
 
 >>> import torch
@@ -10,7 +10,8 @@ model generates.
 >>> model = tiny_musicgen(seed=0)
 >>> term = SteeringTerm({0: torch.randn(32), -1: torch.randn(32)}, strength=0.5, gate_p=0.3)
 >>> plan = SteeringPlan((term,))
->>> with plan.apply(model):
+>>> from musicrfm.steering import apply_plan
+>>> with apply_plan(plan, model):
 ...     audio = model.generate(max_new_tokens=8, guidance_scale=3.0, do_sample=True)
 """
 
@@ -24,12 +25,13 @@ from typing import Literal
 import torch
 
 from musicrfm.steering.directions import DirectionSet, as_direction_set
-from musicrfm.steering.schedules import Constant
+from musicrfm.schedules import Constant
 from musicrfm.steering.weights import LayerWeights, as_layer_weights
 
 Target = Literal["both", "cond", "uncond"]
 Mode = Literal["absolute", "relative"]
-Schedule = Callable[[int], float]
+StepFunction = Callable[[int], float]
+"""What a term's schedule must be: any callable from a frame index to a strength factor."""
 _TARGETS = ("both", "cond", "uncond")
 _MODES = ("absolute", "relative")
 
@@ -42,7 +44,7 @@ class SteeringTerm:
         directions: a DirectionSet, `{layer: (d,) tensor}` or an `(n_layers, d)` tensor.
         strength: scale of the injection; in "relative" mode a fraction of the hidden state's norm.
         layers: "all", a list of layers, `{layer: weight}` or a LayerWeights rule (top-k, exponential).
-        schedule: a `musicrfm.steering.schedules` schedule, any callable `step -> float` (step = frame
+        schedule: a `musicrfm.schedules` schedule, any callable `step -> float` (step = frame
             index) or a number for a constant.
         gate_p: probability that the term acts at a step; one draw per step shared by its layers.
         seed: seed of the gate draws (combined with the term's position in its plan).
@@ -56,7 +58,7 @@ class SteeringTerm:
     directions: DirectionSet | Mapping[int, torch.Tensor] | torch.Tensor
     strength: float = 1.0
     layers: LayerWeights | str | Sequence[int] | Mapping[int, float] = "all"
-    schedule: Schedule | float = 1.0
+    schedule: StepFunction | float = 1.0
     gate_p: float = 1.0
     seed: int = 0
     target: Target = "both"
@@ -113,15 +115,6 @@ class SteeringPlan:
         if not isinstance(self.orthogonalize, bool):
             raise TypeError(f"orthogonalize must be a bool, got {type(self.orthogonalize).__name__}")
 
-    def apply(self, model, *, cfg: bool = True, steer_prompt: bool = False, frame_offset: int = 0,
-              max_steps: int | None = None):
-        """Context manager that steers `model` while inside it; see `musicrfm.steering.hooks.apply_plan`."""
-        # Imported here because the hooks module builds on this one.
-        from musicrfm.steering.hooks import apply_plan
-
-        return apply_plan(self, model, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
-                          max_steps=max_steps)
-
 
 def _finite(value: object, field: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -131,7 +124,7 @@ def _finite(value: object, field: str) -> float:
     return float(value)
 
 
-def _schedule(schedule: object) -> Schedule:
+def _schedule(schedule: object) -> StepFunction:
     if isinstance(schedule, bool):
         raise TypeError("schedule must be a callable step -> float or a number, got bool")
     if isinstance(schedule, (int, float)):

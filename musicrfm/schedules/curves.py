@@ -1,9 +1,9 @@
-"""The scalar schedule kinds: constant, linear ramp, exponential decay, logistic, sine, steps, keyframes.
+"""The time-shaped schedule kinds: linear ramp, exponential decay, logistic, sine, steps, keyframes.
 
 Times are in `unit` ("seconds" or "frames"); a step becomes a time as `step / frame_rate` in seconds.
 Outside the times a kind names it holds its nearest value (see `ScheduleSpec.validate_for`).
 
->>> from musicrfm.steering.schedules import ExponentialDecay, Keyframes
+>>> from musicrfm.schedules import ExponentialDecay, Keyframes
 >>> ExponentialDecay(factor=0.998, unit="frames")(10) == 0.998 ** 10   # the research code's decay
 True
 >>> Keyframes(times=(0.0, 1.0, 2.0), levels=(0.0, 1.0, 0.0))(75)
@@ -17,35 +17,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicrfm.steering.schedule_base import (
-    Schedule,
-    Timed,
-    choice,
-    increasing,
-    number_tuple,
-    require,
-    set_numbers,
-)
+from musicrfm.checks import choice, increasing, number_tuple, require
+from musicrfm.schedules.algebra import Schedule
+from musicrfm.schedules.spec import Timed, set_numbers
 
 INTERPOLATIONS = ("linear", "cosine")
-
-
-@dataclass(frozen=True)
-class Constant(Schedule):
-    """The same value at every step.
-
-    >>> Constant(0.3)(1000)
-    0.3
-    """
-
-    kind = "constant"
-    value: float = 1.0
-
-    def __post_init__(self) -> None:
-        set_numbers(self, "value")
-
-    def _evaluate(self, steps: np.ndarray) -> np.ndarray:
-        return np.full(steps.shape, self.value)
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,9 @@
-"""Composite schedules: product, sum and scaling, built directly or with `*` and `+`.
+"""The scalar `Schedule` and its algebra: constants, products, sums and scaling, built with `*` and `+`.
 
->>> from musicrfm.steering.schedules import Constant, LinearRamp, Sine
+The operators, the composites they build and `Constant` (what a number becomes in a sum) live together
+so that no module needs another lazily.
+
+>>> from musicrfm.schedules import Constant, LinearRamp, Sine
 >>> shaped = 2.0 * LinearRamp(start=0.0, end=1.0) * Sine(frequency=1.0, phase=0.25)
 >>> type(shaped).__name__, shaped(50)
 ('Product', 2.0)
@@ -12,12 +15,66 @@ from __future__ import annotations
 
 import numbers
 from dataclasses import dataclass
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
 
-from musicrfm.steering.schedule_base import Schedule, decode_schedule, decode_schedules, require, set_numbers
-from musicrfm.steering.schedule_kinds import Constant
+from musicrfm.checks import require
+from musicrfm.schedules.spec import ScheduleSpec, as_step, as_steps, decode_schedule, decode_schedules, set_numbers
+
+
+@dataclass(frozen=True)
+class Schedule(ScheduleSpec, ABC):
+    """A scalar schedule: `s(step) -> float`, `s.values(steps) -> array`; `*` and `+` compose."""
+
+    # Makes numpy scalars defer to __rmul__/__radd__ instead of building object arrays.
+    __array_ufunc__ = None
+
+    def __call__(self, step: float) -> float:
+        """The value at decoding step `step` (a frame index >= 0; fractions allowed for plotting)."""
+        return float(self._evaluate(as_step(step))[0])
+
+    def values(self, steps: Any) -> np.ndarray:
+        """Values at every entry of `steps`, same shape; the one code path behind scalar calls too."""
+        array = as_steps(steps)
+        return self._evaluate(array.reshape(-1)).reshape(array.shape)
+
+    @abstractmethod
+    def _evaluate(self, steps: np.ndarray) -> np.ndarray:
+        """Values at validated, flat `steps`."""
+
+    def __mul__(self, other: Any) -> Schedule:
+        return combine("product", self, other)
+
+    def __rmul__(self, other: Any) -> Schedule:
+        return combine("product", other, self)
+
+    def __add__(self, other: Any) -> Schedule:
+        return combine("sum", self, other)
+
+    def __radd__(self, other: Any) -> Schedule:
+        return combine("sum", other, self)
+
+
+
+@dataclass(frozen=True)
+class Constant(Schedule):
+    """The same value at every step.
+
+    >>> Constant(0.3)(1000)
+    0.3
+    """
+
+    kind = "constant"
+    value: float = 1.0
+
+    def __post_init__(self) -> None:
+        set_numbers(self, "value")
+
+    def _evaluate(self, steps: np.ndarray) -> np.ndarray:
+        return np.full(steps.shape, self.value)
+
 
 
 def check_schedule(owner: str, field: str, value: Any) -> Schedule:

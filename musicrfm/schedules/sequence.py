@@ -20,20 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from musicrfm.steering.schedule_base import (
-    Schedule,
-    ScheduleSpec,
-    Timed,
-    at_least,
-    as_step,
-    as_steps,
-    checked_fields,
-    choice,
-    decode_schedule,
-    number,
-    require,
-    set_numbers,
-)
+from musicrfm.checks import at_least, choice, number, require
+from musicrfm.schedules.algebra import Schedule
+from musicrfm.schedules.spec import ScheduleSpec, Timed, as_step, as_steps, checked_fields, decode_schedule, set_numbers
 
 CROSSFADE_SHAPES = ("linear", "equal_power")
 

@@ -1,11 +1,11 @@
-"""Base classes, validation and dict (de)serialisation shared by every steering schedule.
+"""The `kind:` registry, dict (de)serialisation and time handling shared by every schedule file object.
 
 A schedule maps a decoding step (frame index, 0-based) to a float. Time-based kinds state their times in
 seconds or in frames; `frame_rate` converts steps to seconds and the engine binds the model's own rate
 with `with_frame_rate`. Every kind is a frozen dataclass, validated on construction, and serialises to a
 plain dict with a `kind:` discriminator.
 
->>> from musicrfm.steering.schedules import LinearRamp, schedule_from_dict
+>>> from musicrfm.schedules import LinearRamp, schedule_from_dict
 >>> ramp = LinearRamp(start=0.0, end=2.0)
 >>> ramp(50), ramp.with_frame_rate(25.0)(50)
 (0.5, 1.0)
@@ -17,66 +17,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import numbers
-from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 import numpy as np
 import yaml
 
+from musicrfm.checks import at_least, choice, number, require
+
 UNITS = ("seconds", "frames")
 DEFAULT_FRAME_RATE = 50.0
 
 _REGISTRY: dict[str, type[ScheduleSpec]] = {}
-
-
-def require(ok: bool, owner: str, field: str, problem: str) -> None:
-    """Raise `ValueError("owner.field: problem")` unless `ok`."""
-    if not ok:
-        raise ValueError(f"{owner}.{field}: {problem}")
-
-
-def number(owner: str, field: str, value: Any) -> float:
-    """`value` as a finite float; bools, strings and non-finite numbers are refused."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{owner}.{field}: must be a number (got {type(value).__name__} {value!r})")
-    result = float(value)
-    require(math.isfinite(result), owner, field, f"must be finite (got {result})")
-    return result
-
-
-def at_least(owner: str, field: str, value: Any, bound: float = 0.0, *, strict: bool = False) -> float:
-    """`value` as a finite float that is >= `bound` (> `bound` when `strict`)."""
-    result = number(owner, field, value)
-    ok = result > bound if strict else result >= bound
-    require(ok, owner, field, f"must be {'>' if strict else '>='} {bound:g} (got {result})")
-    return result
-
-
-def number_tuple(owner: str, field: str, value: Any) -> tuple[float, ...]:
-    """`value` (a list or tuple) as a tuple of finite floats."""
-    if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
-        raise TypeError(f"{owner}.{field}: must be a list of numbers (got {type(value).__name__})")
-    return tuple(number(owner, f"{field}[{i}]", item) for i, item in enumerate(value))
-
-
-def choice(owner: str, field: str, value: Any, options: tuple[str, ...]) -> str:
-    """`value` if it is one of `options`, else a ValueError listing them."""
-    allowed = " or ".join(repr(o) for o in options)
-    require(isinstance(value, str) and value in options, owner, field, f"must be {allowed} (got {value!r})")
-    return value
-
-
-def increasing(owner: str, field: str, values: tuple[float, ...], *, minimum: float) -> None:
-    """Refuse a sequence that is not strictly increasing or starts below `minimum`."""
-    if values:
-        require(values[0] >= minimum, owner, f"{field}[0]", f"must be >= {minimum:g} (got {values[0]})")
-    for i in range(1, len(values)):
-        require(values[i] > values[i - 1], owner, f"{field}[{i}]",
-                f"must be > {field}[{i - 1}] (got {values[i]} <= {values[i - 1]})")
 
 
 def as_steps(steps: Any, name: str = "steps") -> np.ndarray:
@@ -246,44 +200,6 @@ def _ordered_fields(cls_or_obj: Any) -> list[dataclasses.Field]:
 
 def _encode_fields(obj: Any) -> dict[str, Any]:
     return {f.name: _encode(getattr(obj, f.name)) for f in _ordered_fields(obj) if getattr(obj, f.name) is not None}
-
-
-@dataclass(frozen=True)
-class Schedule(ScheduleSpec, ABC):
-    """A scalar schedule: `s(step) -> float`, `s.values(steps) -> array`; `*` and `+` compose."""
-
-    # Makes numpy scalars defer to __rmul__/__radd__ instead of building object arrays.
-    __array_ufunc__ = None
-
-    def __call__(self, step: float) -> float:
-        """The value at decoding step `step` (a frame index >= 0; fractions allowed for plotting)."""
-        return float(self._evaluate(as_step(step))[0])
-
-    def values(self, steps: Any) -> np.ndarray:
-        """Values at every entry of `steps`, same shape; the one code path behind scalar calls too."""
-        array = as_steps(steps)
-        return self._evaluate(array.reshape(-1)).reshape(array.shape)
-
-    @abstractmethod
-    def _evaluate(self, steps: np.ndarray) -> np.ndarray:
-        """Values at validated, flat `steps`."""
-
-    # The composite classes import this module, so the operators look them up lazily.
-    def __mul__(self, other: Any) -> Schedule:
-        from musicrfm.steering.schedule_compose import combine
-        return combine("product", self, other)
-
-    def __rmul__(self, other: Any) -> Schedule:
-        from musicrfm.steering.schedule_compose import combine
-        return combine("product", other, self)
-
-    def __add__(self, other: Any) -> Schedule:
-        from musicrfm.steering.schedule_compose import combine
-        return combine("sum", self, other)
-
-    def __radd__(self, other: Any) -> Schedule:
-        from musicrfm.steering.schedule_compose import combine
-        return combine("sum", other, self)
 
 
 @dataclass(frozen=True, kw_only=True)
