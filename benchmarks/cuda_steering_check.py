@@ -21,8 +21,8 @@ import time
 import torch
 
 from musicrfm.models import MusicGen, load_musicgen
-from musicrfm.models.presets import random_musicgen
-from musicrfm.models.tiny import tiny_musicgen
+from musicrfm.models.random_weights import random_musicgen
+from musicrfm.models.random_weights import tiny_musicgen
 from musicrfm.steering import LinearRamp, Sine, SteeringPlan, SteeringTerm, generate
 
 

@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 from musicrfm.models import MusicGen, capture_hidden_states, delay_codes
-from musicrfm.models.presets import random_musicgen
+from musicrfm.models.random_weights import random_musicgen
 
 _STATUS = Path("/proc/self/status")
 _CLEAR_REFS = Path("/proc/self/clear_refs")

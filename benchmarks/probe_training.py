@@ -30,7 +30,7 @@ from extraction import bare_forward  # sibling script: same folder on sys.path
 from musicrfm.data import make_dataset
 from musicrfm.data.splits import stratified_split
 from musicrfm.models import MusicGen, encode_audio
-from musicrfm.models.presets import random_musicgen
+from musicrfm.models.random_weights import random_musicgen
 from musicrfm.probes import extract_activations, fit_layers
 from musicrfm.probes.activations import weights_digest
 

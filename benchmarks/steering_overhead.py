@@ -26,7 +26,7 @@ from contextlib import ExitStack, contextmanager, nullcontext
 
 import torch
 
-from musicrfm.models.presets import random_musicgen
+from musicrfm.models.random_weights import random_musicgen
 from musicrfm.steering import (
     ExponentialDecay,
     LayerWeights,

@@ -5,7 +5,7 @@ cached). For every strength, target pitch class and seed, one batch of two promp
 and "sad slow piano" - is generated; the unsteered batch is shared by all targets.
 
 - accuracy: share of frames whose dominant pitch class, from the chroma of the DECODED AUDIO, is the target;
-- text adherence (toy proxy, `musicrfm.toy.describe` on codes re-encoded from the audio): per seed, does the
+- text adherence (toy proxy, `musicrfm.models.toy.describe` on codes re-encoded from the audio): per seed, does the
   "happy" clip read more major than the "sad" one (mode), and does the "fast" clip start more notes per
   second than the "slow" one (tempo); reported as the share of seeds where each holds;
 - sequence: C (2 s) -> E (2 s) -> G (2 s) per seed, accuracy per segment (crossfades excluded).
@@ -27,9 +27,9 @@ import torch
 
 from musicrfm.evaluation import markdown_table, plot_accuracy_vs_strength, plot_segment_accuracy
 from musicrfm.evaluation.segments import SegmentScore
-from musicrfm.toy import load_toy
+from musicrfm.models.toy import load_toy
 from musicrfm.toy.demo import DemoConfig, clip_accuracies, note_probe, sequence_render, steered
-from musicrfm.toy.describe import mode_margin, onset_rate
+from musicrfm.models.toy.describe import mode_margin, onset_rate
 
 PROMPTS = ["happy fast piano", "sad slow piano"]
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from musicrfm.app import AppEngine, build_app
 from musicrfm.models import MusicGen
-from musicrfm.models.tiny import tiny_musicgen
+from musicrfm.models.random_weights import tiny_musicgen
 from musicrfm.probes import ProbeLibrary
 
 from jobs_support import note_probe

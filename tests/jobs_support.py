@@ -5,7 +5,7 @@ from pathlib import Path
 import torch
 
 from musicrfm.models import MusicGen
-from musicrfm.models.tiny import tiny_musicgen
+from musicrfm.models.random_weights import tiny_musicgen
 from musicrfm.probes import ConceptProbe, ProbeLibrary
 
 NOTE_CLASSES = ("C", "E", "G")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from musicrfm.models.tiny import tiny_musicgen
+from musicrfm.models.random_weights import tiny_musicgen
 
 
 @pytest.fixture(scope="module")

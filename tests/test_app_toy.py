@@ -10,7 +10,7 @@ import soundfile as sf
 from gradio_client import Client
 
 from musicrfm.models import MusicGen
-from musicrfm.toy import load_toy
+from musicrfm.models.toy import load_toy
 from tests.app_support import hooks_left, paused_forward, running_app, single_model_engine
 
 SECONDS = 1.2

@@ -183,11 +183,3 @@ class _no_exit:
 
     def __exit__(self, *exc):
         return False
-
-
-@pytest.mark.parametrize("module", ["main", "common", "detect"])
-def test_cli_docstring_examples_run(module):
-    import doctest
-
-    result = doctest.testmod(importlib.import_module(f"musicrfm.cli.{module}"))
-    assert result.attempted > 0 and result.failed == 0

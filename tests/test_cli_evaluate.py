@@ -13,7 +13,7 @@ from musicrfm.cli.main import main
 from musicrfm.data.io import write_wav
 from musicrfm.data.render import Renderer
 from musicrfm.data.specs import ClipSpec, NoteEvent
-from musicrfm.evaluation import load_clap, save_tiny_clap
+from musicrfm.evaluation.clap import load_clap, save_tiny_clap
 from musicrfm.evaluation import transcription
 from musicrfm.jobs import read_manifest
 from musicrfm.models import load_musicgen, read_audio

@@ -12,7 +12,7 @@ from musicrfm.cli.main import main
 from musicrfm.jobs import read_manifest
 from musicrfm.models import read_audio
 from musicrfm.probes import ProbeLibrary
-from musicrfm.toy import load_toy
+from musicrfm.models.toy import load_toy
 from musicrfm.toy.demo import QUICK, note_probe
 
 TARGET = "E"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 
 import numpy as np
@@ -82,10 +81,3 @@ def test_incomplete_folder_is_named(tmp_path):
 def test_bad_inputs(scorer, call, error, words):
     with pytest.raises(error, match=words):
         call(scorer)
-
-
-def test_docstring_example_runs():
-    from musicrfm.evaluation import clap
-
-    result = doctest.testmod(clap)
-    assert result.attempted > 0 and result.failed == 0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import math
 import os
 
@@ -119,10 +117,3 @@ def test_chromagram_plot_labels_each_segment_with_its_accuracy(tmp_path):
     edges = [line.get_xdata()[0] for line in axes.get_lines()]
     assert edges == [0.0, 0.9, 1.1, 2.0] and len(axes.patches) == 2
     assert _image(tmp_path / "segments.png").std() > 10
-
-
-@pytest.mark.parametrize("module", ["", ".inputs", ".chroma", ".partials", ".chords", ".metrics", ".segments",
-                                    ".report", ".plots"])
-def test_docstring_examples_run(module):
-    result = doctest.testmod(importlib.import_module(f"musicrfm.evaluation{module}"))
-    assert result.attempted > 0 and result.failed == 0

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import numpy as np
 import pytest
 
@@ -77,10 +76,3 @@ def test_weights_follow_duration_and_amplitude():
 def test_bad_inputs(call, error, words):
     with pytest.raises(error, match=words):
         call()
-
-
-def test_docstring_example_runs():
-    from musicrfm.evaluation import transcription
-
-    result = doctest.testmod(transcription)
-    assert result.attempted > 0 and result.failed == 0

@@ -1,13 +1,11 @@
 """The renderer on a tiny random MusicGen: manifest content, resume, determinism, shards, probe checks."""
 
-import doctest
 import json
 
 import numpy as np
 import pytest
 
 from musicrfm.jobs import build_plan, load_probes, parse_job, read_manifest, render_job
-from musicrfm.jobs import render as render_module
 from musicrfm.models import read_audio
 from musicrfm.probes import ProbeLibrary
 from tests.jobs_support import chord_probe, probe_library, tiny_model
@@ -126,10 +124,6 @@ def test_probe_for_another_model_is_refused(tmp_path, mg):
                                                                                           "sample_rate": 1}}}), "minor")
     with pytest.raises(ValueError, match="was made for another model"):
         render_job(make_job(terms=[{"probe": "minor", "strength": 1}]), mg, tmp_path / "o", library=other)
-
-
-def test_docstring_example_runs():
-    assert doctest.testmod(render_module).failed == 0
 
 
 def test_long_form_windows_render_the_full_duration(tmp_path, mg, library):

@@ -10,7 +10,7 @@ import soundfile as sf
 import torch
 
 from musicrfm.models import MusicGen, convert_channels, decode_codes, encode_audio, read_audio, resample, write_audio
-from musicrfm.models.tiny import tiny_musicgen
+from musicrfm.models.random_weights import tiny_musicgen
 
 HOP = 640  # the tiny 32 kHz codec: upsampling ratios 8 * 5 * 4 * 4
 

@@ -12,7 +12,7 @@ from transformers import MusicgenForConditionalGeneration, PreTrainedTokenizerFa
 
 from musicrfm.models.backend import MusicGen, load_musicgen, resolve_device, resolve_dtype
 from musicrfm.models.text import HashingTokenizer, PretrainedTokenizer
-from musicrfm.models.tiny import tiny_musicgen, tiny_musicgen_config, tiny_musicgen_melody
+from musicrfm.models.random_weights import tiny_musicgen, tiny_musicgen_config, tiny_musicgen_melody
 
 
 @pytest.fixture(scope="module")

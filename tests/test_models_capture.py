@@ -13,7 +13,7 @@ from transformers import MusicgenDecoderConfig, MusicgenForCausalLM
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.capture import capture_hidden_states, delay_codes, resolve_layers
 from musicrfm.models.store import load_array
-from musicrfm.models.tiny import tiny_musicgen, tiny_musicgen_melody
+from musicrfm.models.random_weights import tiny_musicgen, tiny_musicgen_melody
 
 PAD = 64
 

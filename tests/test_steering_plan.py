@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from musicrfm.steering.binding import ModelShape, bind_plan
-from musicrfm.steering.directions import DirectionSet
+from musicrfm.steering.directions import LayerDirections
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 from musicrfm.schedules import LinearRamp
 from musicrfm.steering.weights import LayerWeights
@@ -25,7 +25,7 @@ def _bind(*terms, orthogonalize=False, steps=100):
 
 
 def test_direction_arithmetic_is_layerwise():
-    a, b = DirectionSet(_vectors(0)), DirectionSet(_vectors(1))
+    a, b = LayerDirections(_vectors(0)), LayerDirections(_vectors(1))
     mixed = 2 * a - b / 4 + (-a)
     for layer in a.layers:
         expected = 2 * a.vectors[layer] - b.vectors[layer] / 4 - a.vectors[layer]
@@ -36,15 +36,15 @@ def test_direction_arithmetic_is_layerwise():
 
 def test_direction_set_from_tensor_and_refusals():
     rows = torch.arange(12, dtype=torch.float32).reshape(3, 4)
-    assert DirectionSet.from_tensor(rows).layers == (0, 1, 2)
+    assert LayerDirections.from_tensor(rows).layers == (0, 1, 2)
     with pytest.raises(ValueError, match="one width"):
-        DirectionSet({0: torch.ones(3), 1: torch.ones(4)})
+        LayerDirections({0: torch.ones(3), 1: torch.ones(4)})
     with pytest.raises(ValueError, match=r"vectors\[0\] contains NaN"):
-        DirectionSet({0: torch.tensor([1.0, float("nan")])})
+        LayerDirections({0: torch.tensor([1.0, float("nan")])})
     with pytest.raises(ValueError, match="cannot combine"):
-        DirectionSet({0: torch.ones(2)}) + DirectionSet({1: torch.ones(2)})
+        LayerDirections({0: torch.ones(2)}) + LayerDirections({1: torch.ones(2)})
     with pytest.raises(TypeError, match="real number"):
-        DirectionSet({0: torch.ones(2)}) * "2"
+        LayerDirections({0: torch.ones(2)}) * "2"
 
 
 def test_layer_weight_rules():

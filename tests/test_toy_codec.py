@@ -9,8 +9,8 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoModel
 
-from musicrfm.toy.codec import MODEL_TYPE, ToyCodec, ToyCodecConfig
-from musicrfm.toy.tokens import BASS, DYNAMICS, NO_BASS, OCTAVE, PITCH, REST, canonical
+from musicrfm.models.toy.codec import MODEL_TYPE, ToyCodec, ToyCodecConfig
+from musicrfm.models.toy.tokens import BASS, DYNAMICS, NO_BASS, OCTAVE, PITCH, REST, canonical
 
 SR, HOP = 16000, 640
 

@@ -7,13 +7,13 @@ import pytest
 import torch
 from transformers import MusicgenForConditionalGeneration
 
-import musicrfm.toy.load as toy_load
+import musicrfm.models.toy.load as toy_load
 from musicrfm.models.backend import load_musicgen
-from musicrfm.toy import ToyArchitecture, ToyCodec, ToyTrainConfig, build_toy_model, load_toy, toy_tokenizer, train_toy
-from musicrfm.toy.corpus import STYLE_WORDS, VOCABULARY, render_style, sample_clip
-from musicrfm.toy.describe import mode_margin, onset_rate
-from musicrfm.toy.tokens import DYNAMICS, NUM_BRIGHTNESS, PITCH, REST
-from musicrfm.toy.train import delayed
+from musicrfm.models.toy import ToyArchitecture, ToyCodec, ToyTrainConfig, build_toy_model, load_toy, toy_tokenizer, train_toy
+from musicrfm.models.toy.corpus import STYLE_WORDS, VOCABULARY, render_style, sample_clip
+from musicrfm.models.toy.describe import mode_margin, onset_rate
+from musicrfm.models.toy.tokens import DYNAMICS, NUM_BRIGHTNESS, PITCH, REST
+from musicrfm.models.toy.train import delayed
 
 TINY = ToyTrainConfig(steps=3, batch_size=2, clip_frames=20, architecture=ToyArchitecture(32, 1))
 

@@ -4,17 +4,15 @@ use, as in tests/test_toy_steering.py) and small search settings in a temporary 
 
 from __future__ import annotations
 
-import doctest
 
 import pytest
 import torch
 
 from musicrfm.data.theory import CHORD_QUALITIES
 from musicrfm.models import MusicGen, load_musicgen
-from musicrfm.models.tiny import tiny_musicgen
+from musicrfm.models.random_weights import tiny_musicgen
 from musicrfm.probes import ConceptProbe
-from musicrfm.toy import load_toy
-from musicrfm.toy import probes as toy_probes
+from musicrfm.models.toy import load_toy
 from musicrfm.toy.demo import DemoConfig, note_probe
 from musicrfm.toy.probes import (
     TOY_CONCEPTS,
@@ -27,7 +25,7 @@ from musicrfm.toy.probes import (
     toy_probe_folder,
     toy_probe_path,
 )
-from musicrfm.toy.tokens import BASS, PITCH, REST
+from musicrfm.models.toy.tokens import BASS, PITCH, REST
 
 SMALL = ToyProbeSettings(n_per_class=6, n_configs=2, max_iters=2)
 
@@ -124,7 +122,3 @@ def test_bad_requests_are_refused_with_the_field_named(toy):
         as_toy(toy.model)
     assert TOY_CONCEPTS == ("notes", "chords", "tempo")
     assert resolve_settings("notes") == ToyProbeSettings()
-
-
-def test_docstring_examples_run():
-    assert doctest.testmod(toy_probes).failed == 0

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from musicrfm.probes import train_probe
-from musicrfm.toy import load_toy
+from musicrfm.models.toy import load_toy
 from musicrfm.toy.demo import QUICK, clip_accuracies, note_probe, sequence_render, steered
 from musicrfm.toy.probes import style_dataset
 

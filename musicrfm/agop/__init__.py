@@ -10,7 +10,7 @@ This package never imports anything musical.
 2
 """
 
-from .directions import DirectionSet, directions
+from .directions import Eigendirections, directions
 from .estimators import RFMClassifier, RFMRegressor
 from .gradients import agop, jacobians
 from .kernels import Kernel
@@ -18,6 +18,6 @@ from .params import NotFittedError
 from .rfm import RoundState
 
 __all__ = [
-    "DirectionSet", "Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",
+    "Eigendirections", "Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",
     "directions", "jacobians",
 ]

@@ -19,7 +19,7 @@ import torch
 
 from .validation import as_array, as_features, as_targets, check_lengths
 
-__all__ = ["DirectionSet", "directions"]
+__all__ = ["Eigendirections", "directions"]
 
 # Above this dimension the default method is LOBPCG.
 DENSE_MAX_DIM = 1024
@@ -29,7 +29,7 @@ LOBPCG_RTOL = 1e-6
 
 
 @dataclass(frozen=True)
-class DirectionSet:
+class Eigendirections:
     """Unit-norm directions (..., k, d) sorted by eigenvalue, and those eigenvalues (..., k)."""
 
     vectors: torch.Tensor
@@ -44,7 +44,7 @@ def directions(
     y: object = None,
     method: str = "auto",
     random_state: int | None = 0,
-) -> DirectionSet:
+) -> Eigendirections:
     """Top-k eigenvectors of an AGOP (d, d) or of each AGOP in a stack (c, d, d).
 
     With X (n, d) and y, each direction's sign is chosen so that ``X @ v`` correlates positively with the
@@ -67,7 +67,7 @@ def directions(
         raise ValueError("X and y must be given together to fix the signs")
     if X is not None:
         vecs = vecs * _signs(vecs, X, y, stack.shape[0])[:, :, None]
-    return DirectionSet(vecs if A.dim() == 3 else vecs[0], vals if A.dim() == 3 else vals[0])
+    return Eigendirections(vecs if A.dim() == 3 else vecs[0], vals if A.dim() == 3 else vals[0])
 
 
 def _agop_tensor(agop: object) -> torch.Tensor:

@@ -29,7 +29,7 @@ from .kernels import Kernel
 from .metrics import SCORERS
 from .params import ParamsMixin
 from .solve import matrix_power, solve_kernel_system
-from .validation import as_array, as_features, as_shaped, check_lengths, check_number, resolve_device, resolve_dtype
+from .validation import as_array, as_features, as_shaped, check_lengths, check_number, as_device, resolve_dtype
 
 __all__ = ["BaseRFM", "RoundState"]
 
@@ -185,7 +185,7 @@ class BaseRFM(ParamsMixin):
     def _prepare(self, X: object, y: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Check hyperparameters and training data; set the kernel, dtype, device and target encoding."""
         self.kernel_ = self._validated_kernel()
-        self.device_ = resolve_device(self.device)
+        self.device_ = as_device(self.device)
         self.dtype_ = resolve_dtype(self.dtype, X)
         Xt = as_features(X, "X", self.dtype_, self.device_)
         check_lengths(Xt, y, "X and y")

@@ -38,7 +38,7 @@ from .metrics import accuracy, mse, roc_auc
 from .params import ParamsMixin
 from .search_math import DEFAULT_RTOL, SearchData, Trajectory
 from .validation import (
-    as_array, as_features, as_labels, as_targets, check_lengths, check_number, resolve_device, resolve_dtype,
+    as_array, as_features, as_labels, as_targets, check_lengths, check_number, as_device, resolve_dtype,
 )
 
 __all__ = ["ConfigResult", "RFMSearch", "SearchConfig", "sample_configs"]
@@ -128,7 +128,7 @@ class RFMSearch(ParamsMixin):
     def fit(self, X: object, y: object, X_val: object, y_val: object) -> "RFMSearch":
         """Search on (X, y), scoring every round on (X_val, y_val); returns self."""
         rungs = self._check_params()
-        device, dtype = resolve_device(self.device), resolve_dtype(self.dtype, X)
+        device, dtype = as_device(self.device), resolve_dtype(self.dtype, X)
         Xt = as_features(X, "X", dtype, device)
         Xv = as_features(X_val, "X_val", dtype, device, n_features=Xt.shape[1])
         check_lengths(Xt, y, "X and y")

@@ -16,7 +16,7 @@ import torch
 
 __all__ = [
     "all_finite", "as_array", "as_features", "as_labels", "as_shaped", "as_targets", "check_lengths", "check_number",
-    "resolve_device", "resolve_dtype",
+    "as_device", "resolve_dtype",
 ]
 
 DTYPES = {"float32": torch.float32, "float64": torch.float64}
@@ -111,7 +111,7 @@ def check_lengths(X: torch.Tensor, y: object, names: str) -> None:
         raise ValueError(f"{names} have mismatched lengths: {X.shape[0]} samples vs {len(y)} targets")
 
 
-def resolve_device(device: object) -> torch.device:
+def as_device(device: object) -> torch.device:
     """``"auto"`` picks CUDA when available, else CPU; anything torch.device accepts is passed through."""
     if isinstance(device, str) and device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")

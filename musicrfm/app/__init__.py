@@ -3,9 +3,9 @@
 `build_app(engine)` returns the `gr.Blocks`; the engine (models, probe library, task locks) is
 injectable, so tests run the real app on a tiny model. `main(argv)` launches it (`musicrfm app`).
 
->>> from musicrfm.app import AppEngine, build_app, main
->>> callable(main) and callable(build_app)
-True
+>>> from musicrfm.app import Limits
+>>> Limits().max_duration_s, Limits(max_csv_rows=100).max_csv_rows   # what one request may ask for
+(30.0, 100)
 """
 
 from musicrfm.app.blocks import build_app

@@ -10,7 +10,7 @@ draws from its own seeded generators, never from torch's global one. Cancelling 
 per-request `CancelToken` checked before every decoder forward (and between training stages).
 
 >>> from musicrfm.models import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> engine = AppEngine(loader=lambda name: MusicGen.from_model(tiny_musicgen(seed=0), name=name))
 >>> engine.model("toy").num_layers, engine.frame_rate("toy")
 (2, 50)

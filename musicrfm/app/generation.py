@@ -9,7 +9,7 @@ Both renders go through `musicrfm.jobs` (schema, plan builder, `generate_batch`)
 >>> from musicrfm.app.engine import AppEngine
 >>> from musicrfm.app.terms import GenerationSettings
 >>> from musicrfm.models import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.probes import ProbeLibrary
 >>> engine = AppEngine(loader=lambda name: MusicGen.from_model(tiny_musicgen(seed=0), name=name),
 ...                    library=ProbeLibrary(tempfile.mkdtemp()), work_dir=tempfile.mkdtemp())

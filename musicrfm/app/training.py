@@ -5,7 +5,7 @@ the probes already there.
 >>> from musicrfm.app.cancel import CancelToken
 >>> from musicrfm.app.engine import AppEngine
 >>> from musicrfm.models import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.probes import ProbeLibrary
 >>> engine = AppEngine(loader=lambda name: MusicGen.from_model(tiny_musicgen(seed=0), name=name),
 ...                    library=ProbeLibrary(tempfile.mkdtemp()), cache_dir=tempfile.mkdtemp(), dataset_backend="numpy")

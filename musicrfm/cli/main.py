@@ -14,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from transformers.utils import logging as hf_logging
+
 from musicrfm import __version__
 from musicrfm.cli import evaluate_commands, probe_commands, render_commands
 from musicrfm.cli.common import Context, UsageError
@@ -134,8 +136,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _silence_libraries() -> None:
     # transformers' weight-loading bars and config warnings would break "one line on stderr" and --json.
-    from transformers.utils import logging as hf_logging
-
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
 

@@ -8,6 +8,8 @@ from typing import Any
 
 from musicrfm.cli.common import Context, UsageError, load_model, parse_list, table
 from musicrfm.data import CONCEPTS, ConceptDataset, make_dataset
+from musicrfm.probes import train_probe
+from musicrfm.probes.bundle import read_metadata
 
 DATASET_EPILOG = """examples:
   musicrfm dataset make notes --out data/notes --n-per-class 20
@@ -88,8 +90,6 @@ def _dataset(args: argparse.Namespace, ctx: Context) -> ConceptDataset:
 
 
 def run_probe_train(args: argparse.Namespace, ctx: Context) -> int:
-    from musicrfm.probes import train_probe
-
     layers: Any = "all" if args.layers == "all" else parse_list(args.layers, "--layers", int)
     dataset = _dataset(args, ctx)
     name = args.name or (dataset.concept if args.target is None else f"{dataset.concept}_{args.target}")
@@ -118,8 +118,6 @@ def run_probe_list(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def run_probe_show(args: argparse.Namespace, ctx: Context) -> int:
-    from musicrfm.probes.bundle import read_metadata
-
     folder = Path(args.name)
     meta = read_metadata(folder) if folder.is_dir() else ctx.library().show(args.name)
     scores = [{"layer": layer, "val": v, "test": t}

@@ -23,9 +23,19 @@ from pathlib import Path
 
 import numpy as np
 import soxr
+import torch
+from transformers import (
+    ClapAudioConfig,
+    ClapConfig,
+    ClapFeatureExtractor,
+    ClapModel,
+    ClapProcessor,
+    ClapTextConfig,
+    RobertaTokenizer,
+)
 
-from musicrfm.data.io import atomic_directory
 from musicrfm.evaluation.inputs import check_audio
+from musicrfm.files import atomic_directory
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,8 +58,6 @@ class ClapScorer:
 
     def audio_embedding(self, audio: np.ndarray, sample_rate: int) -> np.ndarray:
         """Unit-norm embedding (projection_dim,) of a clip: the mean of its windows' unit embeddings."""
-        import torch
-
         samples = check_audio(audio, sample_rate)
         if sample_rate != self.sample_rate:
             samples = soxr.resample(samples, sample_rate, self.sample_rate, quality="HQ")
@@ -62,8 +70,6 @@ class ClapScorer:
 
     def text_embedding(self, texts: Sequence[str]) -> np.ndarray:
         """Unit-norm embeddings (len(texts), projection_dim) of some prompts."""
-        import torch
-
         if isinstance(texts, str) or not texts or not all(isinstance(t, str) and t.strip() for t in texts):
             raise ValueError("texts must be a non-empty list of non-empty strings")
         inputs = self.processor(text=list(texts), return_tensors="pt", padding=True)
@@ -91,7 +97,6 @@ def _unit(vectors: np.ndarray) -> np.ndarray:
 
 def load_clap(name_or_path: str | os.PathLike, *, device: str = "cpu") -> ClapScorer:
     """Load a CLAP model and processor from a local folder (or a hub id already in the local cache)."""
-    from transformers import ClapModel, ClapProcessor
 
     source = _clap_source(name_or_path)
     try:
@@ -125,16 +130,6 @@ def save_tiny_clap(folder: str | os.PathLike, *, seed: int = 0) -> Path:
     """Write a tiny random-weight CLAP (a few thousand parameters, with a letter-level tokenizer) to
     `folder` (new or empty; written atomically), for tests and offline plumbing checks; its scores mean
     nothing."""
-    import torch
-    from transformers import (
-        ClapAudioConfig,
-        ClapConfig,
-        ClapFeatureExtractor,
-        ClapModel,
-        ClapProcessor,
-        ClapTextConfig,
-        RobertaTokenizer,
-    )
 
     audio = ClapAudioConfig(hidden_size=16, patch_embeds_hidden_size=8, depths=[1, 1], num_attention_heads=[1, 2],
                             window_size=4, projection_dim=8, num_hidden_layers=2)

@@ -154,3 +154,18 @@ def _outline(start: float, end: float, row: int):
     from matplotlib.patches import Rectangle
 
     return Rectangle((start, row - 0.5), end - start, 1.0, fill=False, edgecolor="tab:cyan", linewidth=1.5)
+
+
+def plot_scores_over_time(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
+    """Rows of `{start_s, end_s, <name>: score...}` as one line per name over the window centres, saved atomically."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(7.0, 3.5))
+    axes = figure.add_subplot()
+    centres = [(r["start_s"] + r["end_s"]) / 2 for r in rows]
+    for name in [k for k in rows[0] if k not in ("start_s", "end_s")]:
+        axes.plot(centres, [r[name] for r in rows], marker="o", label=name)
+    axes.set_xlabel("time (s)")
+    axes.set_ylabel("projection score")
+    axes.legend(fontsize="small", ncol=4)
+    save_figure(figure, path)

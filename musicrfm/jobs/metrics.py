@@ -33,11 +33,11 @@ def measure_audio(audio: np.ndarray, sample_rate: int, targets: Sequence[Mapping
     for record in targets:
         label, kind = record["label"], record["measure"]
         if kind == "tempo":
-            out[f"{label}.bpm"] = _clean(estimate_bpm(clip, sample_rate))
+            out[f"{label}.bpm"] = finite_or_none(estimate_bpm(clip, sample_rate))
         elif record.get("sequence") is not None:
             out.update(_sequence_metrics(clip, sample_rate, label, kind, record["sequence"]))
         else:
-            out[f"{label}.{kind}_accuracy"] = _clean(_FIXED[kind](clip, sample_rate, record["target"]))
+            out[f"{label}.{kind}_accuracy"] = finite_or_none(_FIXED[kind](clip, sample_rate, record["target"]))
     return out
 
 
@@ -47,11 +47,12 @@ def _sequence_metrics(clip: np.ndarray, sample_rate: int, label: str, kind: str,
     if not isinstance(schedule, ConceptSequence):
         raise ValueError(f"{label}: a sequence measure needs a sequence schedule, got {schedule.kind!r}")
     scores = segment_accuracy(clip, sample_rate, schedule, measure=kind)
-    out = {f"{label}.segment{i}_{s.concept}_accuracy": _clean(s.accuracy) for i, s in enumerate(scores)}
+    out = {f"{label}.segment{i}_{s.concept}_accuracy": finite_or_none(s.accuracy) for i, s in enumerate(scores)}
     measured = [s.accuracy for s in scores if math.isfinite(s.accuracy)]
     out[f"{label}.min_segment_accuracy"] = min(measured) if measured else None
     return out
 
 
-def _clean(value: float) -> float | None:
+def finite_or_none(value: float) -> float | None:
+    """`value` as a float, or None where it cannot be measured (NaN), so JSON stays valid."""
     return float(value) if math.isfinite(value) else None

@@ -7,7 +7,7 @@ a manifest line and an audio file, so a killed render loses at most the batch in
 >>> import tempfile
 >>> from musicrfm.jobs.spec import parse_job
 >>> from musicrfm.models import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> job = parse_job({"prompts": ["a", "b"], "duration": 0.1, "seeds": [0, 1], "sampling": {"guidance_scale": 1.0}})
 >>> out = tempfile.mkdtemp()

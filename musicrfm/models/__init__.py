@@ -1,7 +1,7 @@
 """MusicGen backend: loading, audio and codec I/O, and residual-stream capture.
 
 >>> from musicrfm.models import MusicGen, capture_hidden_states
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> import torch
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> capture_hidden_states(mg, [torch.randint(0, 64, (4, 10))], layers=[-1]).shape

@@ -6,7 +6,7 @@ as transformers does.
 
 >>> import numpy as np
 >>> from musicrfm.models.backend import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> codes = encode_audio(mg, [np.zeros(8000, dtype=np.float32)], sample_rate=16000)
 >>> tuple(codes[0].shape)  # 0.5 s at 50 frames per second

@@ -1,6 +1,6 @@
 """Load MusicGen (plain or melody) with its tokenizer, device and dtype, behind one small value object.
 
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> mg.num_layers, mg.hidden_size, mg.frame_rate, mg.sample_rate
 (2, 32, 50, 32000)
@@ -26,6 +26,8 @@ from transformers import (
 )
 
 from musicrfm.models.text import HashingTokenizer, PretrainedTokenizer, tokenizer_is_empty
+# Importing the toy package also registers its codec with transformers, so saved toy folders load.
+from musicrfm.models.toy import toy_folder
 
 MODEL_CLASSES = {
     "musicgen": MusicgenForConditionalGeneration,
@@ -159,14 +161,14 @@ def load_musicgen(
 ) -> MusicGen:
     """Load a MusicGen model by hub id or local folder, in eval mode, on `device` in `dtype`.
 
-    `"toy"` names the embedded toy model (`musicrfm.toy`), trained into the cache on first use (with a
+    `"toy"` names the embedded toy model (`musicrfm.models.toy`), trained into the cache on first use (with a
     progress bar unless `progress` is False) and then loaded from its folder like any other.
 
     `tokenizer`: "pretrained" needs the folder's T5 tokenizer, "hashing" uses `HashingTokenizer`, and
     "auto" takes the pretrained one when it has a vocabulary, else hashing for toy models only.
 
     >>> import tempfile
-    >>> from musicrfm.models.tiny import tiny_musicgen
+    >>> from musicrfm.models.random_weights import tiny_musicgen
     >>> folder = tempfile.mkdtemp()
     >>> tiny_musicgen(seed=0).save_pretrained(folder)
     >>> load_musicgen(folder, device="cpu").num_layers
@@ -176,8 +178,6 @@ def load_musicgen(
         raise ValueError(f"tokenizer must be one of {_TOKENIZER_MODES}, got {tokenizer!r}")
     name = None
     if isinstance(name_or_path, str) and name_or_path == TOY_MODEL:
-        from musicrfm.toy import toy_folder
-
         name, name_or_path = TOY_MODEL, toy_folder(progress=progress)
         # So small a model decodes faster on the CPU than it can launch GPU kernels.
         device = "cpu" if device == "auto" else device
@@ -221,10 +221,6 @@ def _unavailable(source: str, exc: OSError) -> Exception:
 def _load_config(source: str, local_files_only: bool):
     if Path(source).is_dir() and not (Path(source) / "config.json").is_file():
         raise ValueError(f"model folder '{source}' has no config.json")
-    # Registers the toy codec with transformers, so a saved toy folder loads like any other; imported here
-    # because the toy package builds on this one.
-    import musicrfm.toy  # noqa: F401
-
     try:
         config = AutoConfig.from_pretrained(source, local_files_only=local_files_only)
     except OSError as exc:

@@ -14,7 +14,7 @@ positions, and pooling ignores it.
 
 >>> import torch
 >>> from musicrfm.models.backend import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> codes = [torch.randint(0, 64, (4, 30)), torch.randint(0, 64, (4, 12))]
 >>> capture_hidden_states(mg, codes, pooling="mean_std").shape

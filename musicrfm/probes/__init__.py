@@ -4,7 +4,7 @@ Three lines from nothing to a saved note probe (here with a tiny random model an
 
 >>> import tempfile
 >>> from musicrfm.data import make_dataset
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.probes import ConceptProbe, train_probe
 >>> model, folder = tiny_musicgen(seed=0), tempfile.mkdtemp()
 >>> ds = make_dataset("notes", n_per_class=5, duration_s=0.5, backend="numpy")

@@ -9,7 +9,7 @@ so an interrupted extraction never leaves a half-written entry.
 >>> import tempfile
 >>> from musicrfm.data import make_dataset
 >>> from musicrfm.models import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> ds = make_dataset("notes", n_per_class=1, duration_s=0.5, sample_rate=16000, backend="numpy")
 >>> extract_activations(mg, ds, layers=(0, 1), cache_dir=tempfile.mkdtemp()).shape

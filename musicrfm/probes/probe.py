@@ -32,7 +32,7 @@ import torch
 from musicrfm import __version__
 from musicrfm.models.backend import MusicGen
 from musicrfm.probes.bundle import FIELDS, TENSOR_NAMES, read_bundle, write_bundle
-from musicrfm.steering import DirectionSet, LayerWeights, SteeringPlan, SteeringTerm, apply_plan
+from musicrfm.steering import LayerDirections, LayerWeights, SteeringPlan, SteeringTerm, apply_plan
 from musicrfm.steering.weights import as_layer_weights
 
 TASKS = ("binary", "multiclass", "regression")
@@ -108,12 +108,12 @@ class ConceptProbe:
         """Validation score per layer, the basis of `layer_weights`."""
         return dict(zip(self.layers, self.val_scores))
 
-    def direction(self, target: str | None = None, component: int = 0) -> DirectionSet:
+    def direction(self, target: str | None = None, component: int = 0) -> LayerDirections:
         """Per-layer unit directions of one class (multiclass: required) and eigen-component."""
         index = self._set_index(target)
         if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < self.n_components:
             raise ValueError(f"component must be an integer in [0, {self.n_components - 1}], got {component!r}")
-        return DirectionSet({layer: self.vectors[index, i, component] for i, layer in enumerate(self.layers)})
+        return LayerDirections({layer: self.vectors[index, i, component] for i, layer in enumerate(self.layers)})
 
     def layer_weights(self, rule: str = "all", *, top_k: int | None = None, base: float = 1.0,
                       kappa: float = 0.95) -> LayerWeights:

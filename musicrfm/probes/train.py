@@ -11,7 +11,7 @@ two-class dataset without a target gives a binary probe of its second class.
 
 >>> import tempfile
 >>> from musicrfm.data import make_dataset
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> ds = make_dataset("notes", n_per_class=3, classes=["C", "D", "E"], duration_s=0.5, sample_rate=16000,
 ...                   backend="numpy")
 >>> model = tiny_musicgen(seed=0)

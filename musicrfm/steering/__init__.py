@@ -1,7 +1,7 @@
 """Steer MusicGen with concept directions: plans, schedules, hooks and seeded (long-form) generation.
 
 >>> import torch
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.steering import LinearRamp, SteeringPlan, SteeringTerm, generate
 >>> model = tiny_musicgen(seed=0)
 >>> term = SteeringTerm({-1: torch.randn(32)}, strength=0.4, schedule=LinearRamp(0.0, 0.2), gate_p=0.5)
@@ -13,13 +13,13 @@ torch.Size([1, 4, 10])
 from musicrfm.schedules import *  # noqa: F403 - re-exported: README examples import schedules from here
 from musicrfm.schedules import __all__ as _schedule_names
 from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan
-from musicrfm.steering.directions import DirectionSet, as_direction_set
+from musicrfm.steering.directions import LayerDirections, as_layer_directions
 from musicrfm.steering.generate import Generation, generate
 from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 from musicrfm.steering.weights import LayerWeights
 
 __all__ = [
-    "BoundPlan", "DirectionSet", "Generation", "LayerWeights", "ModelShape", "SteeringPlan", "SteeringTerm",
-    "apply_plan", "as_direction_set", "bind_plan", "generate", *_schedule_names,
+    "BoundPlan", "Generation", "LayerDirections", "LayerWeights", "ModelShape", "SteeringPlan", "SteeringTerm",
+    "apply_plan", "as_layer_directions", "bind_plan", "generate", *_schedule_names,
 ]

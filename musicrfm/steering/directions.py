@@ -1,11 +1,11 @@
 """Concept directions as values: one vector per decoder layer, with arithmetic.
 
-A `DirectionSet` is what a probe produces and what a `SteeringTerm` injects. Sets combine like vectors
+A `LayerDirections` is what a probe produces and what a `SteeringTerm` injects. Sets combine like vectors
 (sum, difference, scaling, negation) layer by layer, so concepts can be mixed before steering.
 
 >>> import torch
->>> major = DirectionSet({0: torch.tensor([1.0, 0.0]), 1: torch.tensor([0.0, 2.0])})
->>> minor = DirectionSet.from_tensor(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+>>> major = LayerDirections({0: torch.tensor([1.0, 0.0]), 1: torch.tensor([0.0, 2.0])})
+>>> minor = LayerDirections.from_tensor(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
 >>> mixed = (0.5 * major - minor).normalized()
 >>> mixed.layers, mixed.width
 ((0, 1), 2)
@@ -21,7 +21,7 @@ from types import MappingProxyType
 import torch
 
 @dataclass(frozen=True, eq=False)
-class DirectionSet:
+class LayerDirections:
     """Per-layer direction vectors `{layer: (d,) tensor}`, all of one width, stored as float32 on the CPU.
 
     Layer keys may be negative (counted from the last decoder layer); they are resolved against a model
@@ -45,7 +45,7 @@ class DirectionSet:
         object.__setattr__(self, "vectors", MappingProxyType(clean))
 
     @classmethod
-    def from_tensor(cls, tensor: torch.Tensor) -> DirectionSet:
+    def from_tensor(cls, tensor: torch.Tensor) -> LayerDirections:
         """Build from an `(n_layers, d)` tensor whose row `i` is the direction for layer `i`."""
         if not isinstance(tensor, torch.Tensor) or tensor.ndim != 2:
             raise ValueError("directions tensor must be 2-D with shape (n_layers, d)")
@@ -61,7 +61,7 @@ class DirectionSet:
         """The hidden size `d` of every vector."""
         return next(iter(self.vectors.values())).shape[0]
 
-    def normalized(self) -> DirectionSet:
+    def normalized(self) -> LayerDirections:
         """Each layer's vector scaled to unit L2 norm (a zero vector is refused)."""
         out = {}
         for layer, vector in self.vectors.items():
@@ -69,50 +69,50 @@ class DirectionSet:
             if norm == 0.0:
                 raise ValueError(f"vectors[{layer}] is zero and cannot be normalized")
             out[layer] = vector / norm
-        return DirectionSet(out)
+        return LayerDirections(out)
 
-    def __add__(self, other: DirectionSet) -> DirectionSet:
+    def __add__(self, other: LayerDirections) -> LayerDirections:
         return self._combine(other, torch.add)
 
-    def __sub__(self, other: DirectionSet) -> DirectionSet:
+    def __sub__(self, other: LayerDirections) -> LayerDirections:
         return self._combine(other, torch.sub)
 
-    def __mul__(self, factor: float) -> DirectionSet:
+    def __mul__(self, factor: float) -> LayerDirections:
         factor = _scalar(factor)
-        return DirectionSet({layer: vector * factor for layer, vector in self.vectors.items()})
+        return LayerDirections({layer: vector * factor for layer, vector in self.vectors.items()})
 
     __rmul__ = __mul__
 
-    def __truediv__(self, divisor: float) -> DirectionSet:
+    def __truediv__(self, divisor: float) -> LayerDirections:
         divisor = _scalar(divisor)
         if divisor == 0.0:
-            raise ValueError("cannot divide a DirectionSet by zero")
+            raise ValueError("cannot divide a LayerDirections by zero")
         return self * (1.0 / divisor)
 
-    def __neg__(self) -> DirectionSet:
+    def __neg__(self) -> LayerDirections:
         return self * -1.0
 
-    def _combine(self, other: DirectionSet, op) -> DirectionSet:
-        if not isinstance(other, DirectionSet):
+    def _combine(self, other: LayerDirections, op) -> LayerDirections:
+        if not isinstance(other, LayerDirections):
             return NotImplemented
         if self.layers != other.layers or self.width != other.width:
             raise ValueError(
-                f"cannot combine DirectionSets over layers {self.layers} (d={self.width}) "
+                f"cannot combine LayerDirections over layers {self.layers} (d={self.width}) "
                 f"and {other.layers} (d={other.width})"
             )
-        return DirectionSet({layer: op(self.vectors[layer], other.vectors[layer]) for layer in self.layers})
+        return LayerDirections({layer: op(self.vectors[layer], other.vectors[layer]) for layer in self.layers})
 
 
-def as_direction_set(directions: DirectionSet | Mapping[int, torch.Tensor] | torch.Tensor) -> DirectionSet:
-    """Coerce a DirectionSet, a `{layer: vector}` mapping or an `(n_layers, d)` tensor to a DirectionSet."""
-    if isinstance(directions, DirectionSet):
+def as_layer_directions(directions: LayerDirections | Mapping[int, torch.Tensor] | torch.Tensor) -> LayerDirections:
+    """Coerce a LayerDirections, a `{layer: vector}` mapping or an `(n_layers, d)` tensor to a LayerDirections."""
+    if isinstance(directions, LayerDirections):
         return directions
     if isinstance(directions, torch.Tensor):
-        return DirectionSet.from_tensor(directions)
+        return LayerDirections.from_tensor(directions)
     if isinstance(directions, Mapping):
-        return DirectionSet(directions)
+        return LayerDirections(directions)
     raise TypeError(
-        f"directions must be a DirectionSet, a mapping or a tensor, got {type(directions).__name__}"
+        f"directions must be a LayerDirections, a mapping or a tensor, got {type(directions).__name__}"
     )
 
 
@@ -137,7 +137,7 @@ def _clean_vector(layer: int, vector: object) -> torch.Tensor:
 
 def _scalar(value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"a DirectionSet can only be scaled by a real number, got {type(value).__name__}")
+        raise TypeError(f"a LayerDirections can only be scaled by a real number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise ValueError(f"scale factor must be finite, got {value}")
     return float(value)

@@ -6,7 +6,7 @@ each window's prompt is the tail (`context_s`) of the codes generated so far, an
 absolute frame index in the whole piece, so schedules run on continuously across windows.
 
 >>> import torch
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 >>> model = tiny_musicgen(seed=0)
 >>> plan = SteeringPlan((SteeringTerm({1: torch.randn(32)}, strength=0.5),))

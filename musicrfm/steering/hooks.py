@@ -8,7 +8,7 @@ frame whose last codebook it completes, clamped at 0). This is exact under KV ca
 hooks only add it to the newest position (every position with `steer_prompt=True`).
 
 >>> import torch
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 >>> model = tiny_musicgen(seed=0)
 >>> plan = SteeringPlan((SteeringTerm({1: torch.randn(32)}, strength=0.3, target="cond"),))

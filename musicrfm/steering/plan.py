@@ -6,7 +6,7 @@ sums several terms per layer. `apply_plan(plan, model)` (`musicrfm.steering.hook
 model generates.
 
 >>> import torch
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> model = tiny_musicgen(seed=0)
 >>> term = SteeringTerm({0: torch.randn(32), -1: torch.randn(32)}, strength=0.5, gate_p=0.3)
 >>> plan = SteeringPlan((term,))
@@ -24,7 +24,7 @@ from typing import Literal
 
 import torch
 
-from musicrfm.steering.directions import DirectionSet, as_direction_set
+from musicrfm.steering.directions import LayerDirections, as_layer_directions
 from musicrfm.schedules import Constant
 from musicrfm.steering.weights import LayerWeights, as_layer_weights
 
@@ -41,7 +41,7 @@ class SteeringTerm:
     """One concept injected as `strength * w_l * schedule(step) * gate(step) * direction_l` at layer `l`.
 
     Args:
-        directions: a DirectionSet, `{layer: (d,) tensor}` or an `(n_layers, d)` tensor.
+        directions: a LayerDirections, `{layer: (d,) tensor}` or an `(n_layers, d)` tensor.
         strength: scale of the injection; in "relative" mode a fraction of the hidden state's norm.
         layers: "all", a list of layers, `{layer: weight}` or a LayerWeights rule (top-k, exponential).
         schedule: a `musicrfm.schedules` schedule, any callable `step -> float` (step = frame
@@ -55,7 +55,7 @@ class SteeringTerm:
         name: label used in error messages.
     """
 
-    directions: DirectionSet | Mapping[int, torch.Tensor] | torch.Tensor
+    directions: LayerDirections | Mapping[int, torch.Tensor] | torch.Tensor
     strength: float = 1.0
     layers: LayerWeights | str | Sequence[int] | Mapping[int, float] = "all"
     schedule: StepFunction | float = 1.0
@@ -68,7 +68,7 @@ class SteeringTerm:
 
     def __post_init__(self) -> None:
         set_field = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731
-        set_field("directions", as_direction_set(self.directions))
+        set_field("directions", as_layer_directions(self.directions))
         set_field("layers", as_layer_weights(self.layers))
         set_field("strength", _finite(self.strength, "strength"))
         set_field("schedule", _schedule(self.schedule))

@@ -1,19 +1,9 @@
-"""An embedded toy music generator: MusicGen's architecture at a tiny size with a codec of our own.
+"""Applications on the embedded toy model: its built-in probes (notes, chords, tempo) and the offline demo.
 
-Importing the package registers the toy codec with transformers, so `from_pretrained` (and musicrfm's
-`load_musicgen`) can rebuild a saved toy model.
+The toy model itself (codec, architecture, corpus, training, loading) lives in `musicrfm.models.toy`;
+this package builds on probes, steering and evaluation, so nothing below it imports it.
 
->>> from musicrfm.toy import ToyTrainConfig
->>> ToyTrainConfig().clip_frames
-150
+>>> from musicrfm.toy.probes import TOY_CONCEPTS
+>>> sorted(TOY_CONCEPTS)
+['chords', 'notes', 'tempo']
 """
-
-from musicrfm.toy.codec import ToyCodec, ToyCodecConfig
-from musicrfm.toy.load import ToyModel, cache_root, load_toy, toy_folder
-from musicrfm.toy.model import ToyArchitecture, build_toy_model, toy_tokenizer
-from musicrfm.toy.train import ToyTrainConfig, train_toy
-
-__all__ = [
-    "ToyArchitecture", "ToyCodec", "ToyCodecConfig", "ToyModel", "ToyTrainConfig", "build_toy_model",
-    "cache_root", "load_toy", "toy_folder", "toy_tokenizer", "train_toy",
-]

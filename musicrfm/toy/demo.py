@@ -37,8 +37,8 @@ from musicrfm.evaluation.report import markdown_table, write_atomically
 from musicrfm.models.audio import write_audio
 from musicrfm.probes import ConceptProbe
 from musicrfm.steering import ConceptSequence, Generation, SteeringPlan, SteeringTerm, generate
-from musicrfm.toy.load import ToyModel, load_toy
-from musicrfm.toy.model import check_int
+from musicrfm.models.toy.load import ToyModel, load_toy
+from musicrfm.models.toy.model import check_int
 from musicrfm.toy.probes import ToyProbeSettings, toy_probe
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")

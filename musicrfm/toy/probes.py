@@ -39,10 +39,10 @@ from musicrfm.models.backend import TOY_MODEL, MusicGen
 from musicrfm.probes import ConceptProbe, train_probe
 from musicrfm.probes.bundle import is_bundle
 from musicrfm.probes.fit import Progress
-from musicrfm.toy.corpus import STYLE_WORDS, render_style
-from musicrfm.toy.load import ToyModel, cache_root
-from musicrfm.toy.model import check_int
-from musicrfm.toy.tokens import BASS, DYNAMICS, NUM_BRIGHTNESS, NUM_LEVELS, OCTAVE, PITCH
+from musicrfm.models.toy.corpus import STYLE_WORDS, render_style
+from musicrfm.models.toy.load import ToyModel, cache_root
+from musicrfm.models.toy.model import check_int
+from musicrfm.models.toy.tokens import BASS, DYNAMICS, NUM_BRIGHTNESS, NUM_LEVELS, OCTAVE, PITCH
 
 CHORD_FRAMES = 50
 """Length of one broken-chord clip (2 s at the toy's 25 frames per second)."""
@@ -221,7 +221,7 @@ def builtin_probes(model: MusicGen, *, cache_dir: str | os.PathLike | None = Non
     or None for any other name; None for any other model. `progress(concept)` may return a training
     progress callback.
 
-    >>> from musicrfm.models.tiny import tiny_musicgen
+    >>> from musicrfm.models.random_weights import tiny_musicgen
     >>> builtin_probes(MusicGen.from_model(tiny_musicgen(seed=0))) is None
     True
     """

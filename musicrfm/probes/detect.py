@@ -3,7 +3,7 @@ probe's layers -> projection on the probe's unit directions, averaged over layer
 
 >>> import numpy as np, torch
 >>> from musicrfm.models import MusicGen
->>> from musicrfm.models.tiny import tiny_musicgen
+>>> from musicrfm.models.random_weights import tiny_musicgen
 >>> from musicrfm.probes import ConceptProbe
 >>> mg = MusicGen.from_model(tiny_musicgen(seed=0))
 >>> probe = ConceptProbe(concept="tempo", task="regression", classes=(), target=None, layers=(0, 1),
@@ -17,8 +17,7 @@ probe's layers -> projection on the probe's unit directions, averaged over layer
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -66,19 +65,3 @@ def _set_names(probe: ConceptProbe, target: str | None) -> list[tuple[str, str |
     if target is not None:
         return [(target, target)]
     return [(name, name) for name in probe.classes]
-
-
-def plot_scores(rows: Sequence[dict[str, Any]], path: str | os.PathLike) -> None:
-    """Scores over time (window centres), one line per direction set, saved atomically."""
-    from musicrfm.evaluation import save_figure
-    from matplotlib.figure import Figure
-
-    figure = Figure(figsize=(7.0, 3.5))
-    axes = figure.add_subplot()
-    centres = [(r["start_s"] + r["end_s"]) / 2 for r in rows]
-    for name in [k for k in rows[0] if k not in ("start_s", "end_s")]:
-        axes.plot(centres, [r[name] for r in rows], marker="o", label=name)
-    axes.set_xlabel("time (s)")
-    axes.set_ylabel("projection score")
-    axes.legend(fontsize="small", ncol=4)
-    save_figure(figure, path)

@@ -11,7 +11,7 @@ grid. Reading the normalised magnitude at a frequency then gives the amplitude o
   melody-range note of other audio does not leak into it).
 
 >>> import torch
->>> from musicrfm.toy.synthesis import synthesize
+>>> from musicrfm.models.toy.synthesis import synthesize
 >>> codes = torch.tensor([[[4, 4, 12], [1, 1, 0], [13, 13, 0], [0, 0, 7]]])
 >>> analyse(synthesize(codes, sample_rate=16000, hop_length=640), sample_rate=16000, hop_length=640).tolist()
 [[[4, 4, 12], [1, 1, 0], [13, 13, 0], [0, 0, 7]]]
@@ -23,7 +23,7 @@ import math
 
 import torch
 
-from musicrfm.toy.tokens import (
+from musicrfm.models.toy.tokens import (
     BASS_GAIN,
     BASS_LOW_MIDI,
     LEVEL_GAINS,

@@ -1,7 +1,7 @@
-"""Command line: `python -m musicrfm.toy` trains the toy model into the cache (or finds it there) and
+"""Command line: `python -m musicrfm.models.toy` trains the toy model into the cache (or finds it there) and
 prints its folder.
 
->>> from musicrfm.toy.__main__ import parse_args
+>>> from musicrfm.models.toy.__main__ import parse_args
 >>> parse_args(["--seed", "3"]).seed
 3
 """
@@ -12,12 +12,12 @@ import argparse
 
 import torch
 
-from musicrfm.toy.load import toy_folder
-from musicrfm.toy.train import ToyTrainConfig
+from musicrfm.models.toy.load import toy_folder
+from musicrfm.models.toy.train import ToyTrainConfig
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m musicrfm.toy", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m musicrfm.models.toy", description=__doc__.split("\n\n")[0])
     parser.add_argument("--seed", type=int, default=ToyTrainConfig.seed)
     parser.add_argument("--steps", type=int, default=ToyTrainConfig.steps)
     parser.add_argument("--cache-dir", default=None, help="default: $MUSICRFM_CACHE or ~/.cache/musicrfm")

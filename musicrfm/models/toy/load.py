@@ -6,8 +6,7 @@ hashes the training config and the code version, so a change to either trains a 
 reusing stale weights. They are not committed to the repository: bitwise-identical training is only
 promised on the same machine and torch build, and the default config trains in about three minutes.
 
->>> import tempfile
->>> small = ToyTrainConfig(steps=1, batch_size=1, clip_frames=10, architecture=ToyArchitecture(32, 1))
+>>> >>> small = ToyTrainConfig(steps=1, batch_size=1, clip_frames=10, architecture=ToyArchitecture(32, 1))
 >>> toy = load_toy(small, cache_dir=tempfile.mkdtemp(), progress=False)
 >>> toy.codec.sample_rate, toy.codec.frame_rate, toy.model.decoder.config.num_codebooks
 (16000, 25, 4)
@@ -18,16 +17,17 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from tqdm.auto import tqdm
 from transformers import MusicgenForConditionalGeneration
 
+from musicrfm.files import temporary_folder
 from musicrfm.models.text import HashingTokenizer
-from musicrfm.toy.codec import ToyCodec
-from musicrfm.toy.model import ToyArchitecture, toy_tokenizer
-from musicrfm.toy.train import ToyTrainConfig, train_toy
+from musicrfm.models.toy.codec import ToyCodec
+from musicrfm.models.toy.model import ToyArchitecture, toy_tokenizer
+from musicrfm.models.toy.train import ToyTrainConfig, train_toy
 
 __all__ = ["ToyArchitecture", "ToyModel", "ToyTrainConfig", "cache_root", "load_toy", "toy_folder"]
 
@@ -68,8 +68,7 @@ def toy_folder(config: ToyTrainConfig = ToyTrainConfig(), *, cache_dir: str | os
     with _progress_bar(config, progress) as report:
         model, _ = train_toy(config, progress=report)
     # Save beside the destination and rename into place, so no reader ever sees a half-written folder.
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    staging.chmod(0o755)  # mkdtemp's private mode would otherwise stick to the shared cache folder
+    staging = temporary_folder(folder)
     try:
         model.save_pretrained(staging)
         os.replace(staging, folder)
@@ -94,8 +93,6 @@ class _progress_bar:
     def __init__(self, config: ToyTrainConfig, enabled: bool) -> None:
         self.bar = None
         if enabled:
-            from tqdm.auto import tqdm
-
             self.bar = tqdm(total=config.steps, desc="training toy MusicGen", unit="step", file=sys.stderr)
 
     def __enter__(self):

@@ -1,7 +1,7 @@
 """The toy codec as a transformers model, so it can sit in MusicGen's `audio_encoder` slot.
 
 `ToyCodec` has no weights: `decode` is additive synthesis and `encode` a frame analysis (see
-`musicrfm.toy.tokens` for what the tokens mean). It follows EnCodec's calling conventions - codes shaped
+`musicrfm.models.toy.tokens` for what the tokens mean). It follows EnCodec's calling conventions - codes shaped
 `(1, batch, codebooks, frames)`, outputs with `audio_codes` / `audio_values` - so MusicGen's own
 `generate` returns toy-codec audio, and every part of musicrfm that encodes or decodes through
 `model.audio_encoder` works unchanged. Importing this module registers the config and model with
@@ -25,16 +25,16 @@ from huggingface_hub.dataclasses import strict
 from transformers import AutoConfig, AutoModel, PreTrainedConfig, PreTrainedModel
 from transformers.models.encodec.modeling_encodec import EncodecDecoderOutput, EncodecEncoderOutput
 
-from musicrfm.toy.analysis import analyse
-from musicrfm.toy.synthesis import synthesize
-from musicrfm.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
+from musicrfm.models.toy.analysis import analyse
+from musicrfm.models.toy.synthesis import synthesize
+from musicrfm.models.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
 
 MODEL_TYPE = "musicrfm_toy_codec"
 
 
 @strict
 class ToyCodecConfig(PreTrainedConfig):
-    """Sample rate and hop of the toy codec; the token layout itself is fixed by `musicrfm.toy.tokens`."""
+    """Sample rate and hop of the toy codec; the token layout itself is fixed by `musicrfm.models.toy.tokens`."""
 
     model_type = MODEL_TYPE
     sampling_rate: int = 16000

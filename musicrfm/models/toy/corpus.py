@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicrfm.toy.tokens import BASS, DYNAMICS, MELODY_LOW_MIDI, NO_BASS, NUM_BRIGHTNESS, NUM_OCTAVES, OCTAVE, \
+from musicrfm.models.toy.tokens import BASS, DYNAMICS, MELODY_LOW_MIDI, NO_BASS, NUM_BRIGHTNESS, NUM_OCTAVES, OCTAVE, \
     PITCH, REST
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 11)}

@@ -17,9 +17,9 @@ import torch
 from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config
 
 from musicrfm.models.text import HashingTokenizer
-from musicrfm.toy.codec import ToyCodecConfig
-from musicrfm.toy.corpus import VOCABULARY
-from musicrfm.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
+from musicrfm.models.toy.codec import ToyCodecConfig
+from musicrfm.models.toy.corpus import VOCABULARY
+from musicrfm.models.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
 
 TEXT_VOCAB_SIZE = 100
 """The smallest size tried in which the style words hash to distinct ids (checked in `toy_tokenizer`)."""

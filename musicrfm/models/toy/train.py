@@ -5,7 +5,7 @@ the same weights on the same machine and torch build (and thread count). Prompts
 states and mask, exactly what `generate` feeds the unconditional half under classifier-free guidance)
 with probability `text_dropout`.
 
-Run `python -m musicrfm.toy --help` to train the default model into the cache from the command line.
+Run `python -m musicrfm.models.toy --help` to train the default model into the cache from the command line.
 
 >>> config = ToyTrainConfig(steps=2, batch_size=2, clip_frames=20, architecture=ToyArchitecture(32, 1))
 >>> model, losses = train_toy(config)
@@ -26,9 +26,9 @@ import torch
 from transformers import MusicgenForConditionalGeneration
 
 from musicrfm.models.text import HashingTokenizer
-from musicrfm.toy.corpus import sample_clip
-from musicrfm.toy.model import PAD_ID, ToyArchitecture, build_toy_model, check_int, toy_tokenizer
-from musicrfm.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
+from musicrfm.models.toy.corpus import sample_clip
+from musicrfm.models.toy.model import PAD_ID, ToyArchitecture, build_toy_model, check_int, toy_tokenizer
+from musicrfm.models.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
 
 CODE_VERSION = 1
 """Part of the cache key: bump it whenever the codec, corpus or training loop changes what a config yields."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import torch
 
-from musicrfm.toy.tokens import (
+from musicrfm.models.toy.tokens import (
     BASS,
     BASS_GAIN,
     BASS_LOW_MIDI,

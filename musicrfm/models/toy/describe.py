@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from musicrfm.toy.corpus import SCALES
-from musicrfm.toy.tokens import BASS, NO_BASS, PITCH, REST
+from musicrfm.models.toy.corpus import SCALES
+from musicrfm.models.toy.tokens import BASS, NO_BASS, PITCH, REST
 
 _SCALE_MASKS = {name: np.isin(np.arange(12), steps).astype(float) for name, steps in SCALES.items()}
 
