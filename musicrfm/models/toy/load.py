@@ -6,7 +6,8 @@ hashes the training config and the code version, so a change to either trains a 
 reusing stale weights. They are not committed to the repository: bitwise-identical training is only
 promised on the same machine and torch build, and the default config trains in about three minutes.
 
->>> >>> small = ToyTrainConfig(steps=1, batch_size=1, clip_frames=10, architecture=ToyArchitecture(32, 1))
+>>> import tempfile
+>>> small = ToyTrainConfig(steps=1, batch_size=1, clip_frames=10, architecture=ToyArchitecture(32, 1))
 >>> toy = load_toy(small, cache_dir=tempfile.mkdtemp(), progress=False)
 >>> toy.codec.sample_rate, toy.codec.frame_rate, toy.model.decoder.config.num_codebooks
 (16000, 25, 4)
