@@ -10,9 +10,10 @@ import pytest
 from PIL import Image
 
 from musicrfm.evaluation.chroma import chromagram
-from musicrfm.evaluation.report import csv_table, group_mean, markdown_table, save_table, write_atomically
 from musicrfm.evaluation.plots import plot_accuracy_vs_strength, plot_chromagram, plot_segment_accuracy
+from musicrfm.evaluation.report import csv_table, group_mean, markdown_table, save_table
 from musicrfm.evaluation.segments import SegmentScore, segment_accuracy
+from musicrfm.files import write_atomically
 
 ROWS = [
     {"target": "C", "strength": 0.0, "accuracy": 0.1, "seed": 0},

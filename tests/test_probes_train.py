@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 import torch
 
-import musicrfm.probes
 import musicrfm.probes.activations as activations
 from musicrfm.data import ConceptDataset, make_dataset
 from musicrfm.models import MusicGen, load_musicgen

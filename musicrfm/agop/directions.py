@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from musicrfm.checks import is_int
+
 from .validation import as_array, as_features, as_targets, check_lengths
 
 __all__ = ["Eigendirections", "directions"]
@@ -54,7 +56,7 @@ def directions(
     """
     A = _agop_tensor(agop)
     d = A.shape[-1]
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= d:
+    if not is_int(k) or not 1 <= k <= d:
         raise ValueError(f"k must be an integer in [1, {d}], got {k!r}")
     if method not in ("auto", "eigh", "lobpcg"):
         raise ValueError(f"method must be 'auto', 'eigh' or 'lobpcg', got {method!r}")

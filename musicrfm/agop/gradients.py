@@ -18,6 +18,8 @@ from collections.abc import Callable
 import torch
 from torch.func import jacrev, vmap
 
+from musicrfm.checks import is_int
+
 from .kernels import BLOCK_ELEMENTS
 from .validation import as_features, resolve_dtype
 
@@ -54,7 +56,7 @@ def agop(
     else:
         Xt = as_features(X, "X", resolve_dtype("auto", X), torch.device("cpu"))
     n, d = Xt.shape
-    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+    if batch_size is not None and (not is_int(batch_size) or batch_size < 1):
         raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
     total, grad_sum = None, None
     step = batch_size or max(1, BLOCK_ELEMENTS // (d * _n_outputs(fn, Xt[:1])))

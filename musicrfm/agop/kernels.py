@@ -30,10 +30,11 @@ differentiable there and keeping ``d^(q-2)`` would blow up.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import torch
+
+from musicrfm.checks import check_finite
 
 __all__ = ["KERNELS", "Kernel", "apply_metric", "sq_distances", "default_batch_size"]
 
@@ -96,13 +97,6 @@ def default_batch_size(n_x: int, width: int) -> int:
     return max(1, BLOCK_ELEMENTS // max(n_x, width, 1))
 
 
-def _check_float(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
-    value = float(value)
-    if not math.isfinite(value):
-        raise ValueError(f"{name} must be finite, got {value}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -120,9 +114,9 @@ class Kernel:
     def __post_init__(self) -> None:
         if self.name not in KERNELS:
             raise ValueError(f"kernel must be one of {KERNELS}, got {self.name!r}")
-        if _check_float("bandwidth", self.bandwidth) <= 0:
+        if check_finite(self.bandwidth, "bandwidth") <= 0:
             raise ValueError(f"bandwidth must be > 0, got {self.bandwidth}")
-        if not 0 < _check_float("exponent", self.exponent) <= 2:
+        if not 0 < check_finite(self.exponent, "exponent") <= 2:
             raise ValueError(f"exponent must be in (0, 2], got {self.exponent}")
 
     def from_sq_distances(self, d2: torch.Tensor) -> torch.Tensor:

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from musicrfm.checks import is_int
+
 __all__ = ["ModularDataset", "circulant_deviation", "modular_addition"]
 
 
@@ -36,7 +38,7 @@ def modular_addition(
     p: int, *, train_fraction: float = 0.5, seed: int = 0, dtype: torch.dtype = torch.float64
 ) -> ModularDataset:
     """All pairs (a, b) in [0, p)^2 with label (a + b) mod p, split at random (seeded)."""
-    if isinstance(p, bool) or not isinstance(p, int) or p < 2:
+    if not is_int(p) or p < 2:
         raise ValueError(f"p must be an integer >= 2, got {p!r}")
     if not 0 < train_fraction < 1:
         raise ValueError(f"train_fraction must be in (0, 1), got {train_fraction!r}")

@@ -9,10 +9,11 @@ torch.Size([2, 2])
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 import torch
+
+from musicrfm.checks import is_int, is_real
 
 __all__ = [
     "all_finite", "as_array", "as_features", "as_labels", "as_shaped", "as_targets", "check_lengths", "check_number",
@@ -135,8 +136,7 @@ def resolve_dtype(dtype: object, X: object) -> torch.dtype:
 
 def check_number(name: str, value: object, *, low: float, low_inclusive: bool = True, integer: bool = False) -> None:
     """Hyperparameter check: a real (or integer) number not below ``low``."""
-    kind = numbers.Integral if integer else numbers.Real
-    if isinstance(value, bool) or not isinstance(value, kind):
+    if not (is_int(value) if integer else is_real(value)):
         raise TypeError(f"{name} must be {'an integer' if integer else 'a real number'}, got {value!r}")
     if not np.isfinite(value) or value < low or (value == low and not low_inclusive):
         raise ValueError(f"{name} must be {'>=' if low_inclusive else '>'} {low}, got {value}")

@@ -34,7 +34,7 @@ from musicrfm.app.engine import AppEngine, Progress
 from musicrfm.app.figures import chromagram_figure
 from musicrfm.app.terms import GenerationSettings, check_job, check_terms, job_dict, strength_curves
 from musicrfm.evaluation import chromagram, evaluated_spans
-from musicrfm.evaluation.report import write_atomically
+from musicrfm.files import write_text_atomically
 from musicrfm.jobs import JobSpec, check_probes, expand, generate_batch, load_probes, measure_audio, measures, parse_job
 from musicrfm.models import MusicGen, write_audio
 from musicrfm.schedules import schedule_from_dict
@@ -76,8 +76,7 @@ def render_clip(engine: AppEngine, settings: GenerationSettings, terms: list[dic
     files = [out / "unsteered.wav"] + ([out / "steered.wav"] if job.terms else [])
     for path, clip in zip(files, audio):
         write_audio(path, clip, model.sample_rate)
-    job_file = write_atomically(out / "job.yaml", lambda tmp: Path(tmp).write_text(
-        yaml.safe_dump(data, sort_keys=False), encoding="utf-8"))
+    job_file = write_text_atomically(out / "job.yaml", yaml.safe_dump(data, sort_keys=False))
     targets = [m for term in job.terms for m in measures(term, probes, model.frame_rate)]
     metrics = _metric_rows([measure_audio(clip, model.sample_rate, targets) for clip in audio])
     figure = _chroma(job, model, audio[-1], targets, terms)

@@ -25,6 +25,7 @@ import torch
 
 from musicrfm.agop import RFMClassifier, RFMRegressor
 from musicrfm.agop.modular import circulant_deviation, modular_addition
+from musicrfm.checks import is_int
 
 SKLEARN_DATASETS = ("iris", "wine", "breast_cancer", "digits", "diabetes")
 GENERATED_DATASETS = ("two_of_twenty", "friedman")
@@ -162,9 +163,9 @@ def modular_demo(p: int, train_fraction: float = 0.75, iters: int = 12, bandwidt
                  seed: int = 0) -> ModularResult:
     """(a + b) mod p with one-hot inputs: a Gaussian-kernel RFM interpolating in float64 with centred
     gradients and M = AGOP^0.5, the settings of the grokking-by-AGOP experiments."""
-    if isinstance(p, bool) or not isinstance(p, int) or not 3 <= p <= 31:
+    if not is_int(p) or not 3 <= p <= 31:
         raise ValueError(f"p: must be a whole number from 3 to 31 (larger runs too long here), got {p!r}")
-    if isinstance(iters, bool) or not isinstance(iters, int) or not 1 <= iters <= 30:
+    if not is_int(iters) or not 1 <= iters <= 30:
         raise ValueError(f"iterations: must be a whole number from 1 to 30, got {iters!r}")
     if not isinstance(train_fraction, (int, float)) or not 0.1 <= train_fraction <= 0.9:
         raise ValueError(f"train fraction: must lie in [0.1, 0.9], got {train_fraction!r}")

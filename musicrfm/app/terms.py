@@ -17,7 +17,6 @@ is the job schema's own, so errors name the field.
 
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from musicrfm.checks import is_finite, is_real
 from musicrfm.jobs import JobSpec, TermSpec, parse_job
 from musicrfm.schedules import ConceptSequence, load_schedule, schedule_from_dict
 from musicrfm.yaml_text import parse_yaml
@@ -111,7 +111,7 @@ def concept_term(probe: str, target: str | None, strength: float, layers: str, s
     """One concept row as a job term, checked by the job schema."""
     if not isinstance(probe, str) or not probe.strip():
         raise ValueError("probe: pick a probe from the library (train one in the Probes tab)")
-    if isinstance(strength, bool) or not isinstance(strength, (int, float)) or not math.isfinite(strength):
+    if not is_finite(strength):
         raise ValueError(f"strength: must be a finite number, got {strength!r}")
     schedule = schedule_from_form(schedule_kind, schedule_params, schedule_file, max_schedule_bytes)
     term: dict[str, Any] = {"probe": probe.strip(), "strength": float(strength), "layers": parse_layers_text(layers),
@@ -161,7 +161,7 @@ def check_job(job: JobSpec, max_duration_s: float) -> None:
 def strength_curves(terms: list[dict[str, Any]], duration_s: float,
                     frame_rate: float) -> list[tuple[str, np.ndarray, np.ndarray]]:
     """(label, times in s, strength) per term; a sequence gives one curve per concept."""
-    if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) or not duration_s > 0:
+    if not is_real(duration_s) or not duration_s > 0:
         raise ValueError(f"duration: must be a positive number of seconds, got {duration_s!r}")
     steps = np.arange(int(round(duration_s * frame_rate)) + 1)
     times = steps / frame_rate

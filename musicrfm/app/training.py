@@ -17,7 +17,6 @@ ValueError: clips per class: must be a whole number from 5 to 50, got 2
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -25,6 +24,7 @@ from musicrfm.app.cancel import CancelToken
 from musicrfm.app.engine import AppEngine, Progress
 from musicrfm.app.figures import layer_scores_figure
 from musicrfm.app.terms import parse_layers_text
+from musicrfm.checks import is_finite, is_int
 from musicrfm.data import get_concept, make_dataset
 from musicrfm.probes import ConceptProbe, train_probe
 
@@ -89,9 +89,9 @@ def train_and_save(engine: AppEngine, request: TrainRequest, token: CancelToken,
 
 def _check_counts(request: TrainRequest, max_clips: int) -> None:
     count, duration = request.n_per_class, request.duration_s
-    if isinstance(count, bool) or not isinstance(count, int) or not 5 <= count <= max_clips:
+    if not is_int(count) or not 5 <= count <= max_clips:
         raise ValueError(f"clips per class: must be a whole number from 5 to {max_clips}, got {count!r}")
-    if isinstance(duration, bool) or not isinstance(duration, (int, float)) or not math.isfinite(duration) \
+    if not is_finite(duration) \
             or not 0.25 <= duration <= 8:
         raise ValueError(f"clip length: must be between 0.25 and 8 seconds, got {duration!r}")
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from musicrfm.checks import is_int
+
 _ONSET_LOOKBACK_S = 0.03
 _SILENCE = 1e-10
 _HARMONICS = 8
@@ -26,7 +28,7 @@ def _check_audio(audio: np.ndarray, sample_rate: int) -> np.ndarray:
     audio = np.asarray(audio, dtype=np.float64)
     if audio.ndim != 1 or audio.size == 0:
         raise ValueError(f"audio must be a non-empty 1-D array, got shape {audio.shape}")
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+    if not is_int(sample_rate) or sample_rate <= 0:
         raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
     return audio
 

@@ -23,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from musicrfm.checks import check_int, is_int, is_real
 from musicrfm.data.concepts import get_concept
-from musicrfm.data.io import atomic_directory, read_mono, read_table, write_table, write_wav
+from musicrfm.data.io import read_mono, read_table, write_table, write_wav
 from musicrfm.data.render import Renderer
 from musicrfm.data.specs import plan_clips
 from musicrfm.data.splits import DEFAULT_FRACTIONS, quantile_bins, stratified_split
 from musicrfm.data.theory import resolve_instruments
+from musicrfm.files import atomic_directory
 
 TASKS = ("classification", "regression")
 DATASET_FORMAT = "musicrfm-concept-dataset"
@@ -116,7 +118,7 @@ class ConceptDataset(Sequence[Clip]):
             raise ValueError(
                 f"audio and metadata must be equally long and non-empty, got {len(audio)} and {len(metadata)}"
             )
-        if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)) or sample_rate <= 0:
+        if not is_int(sample_rate) or sample_rate <= 0:
             raise ValueError(f"sample_rate must be a positive integer, got {sample_rate!r}")
         if task not in TASKS:
             raise ValueError(f"task must be one of {TASKS}, got {task!r}")
@@ -134,7 +136,7 @@ class ConceptDataset(Sequence[Clip]):
         return len(self._meta)
 
     def __getitem__(self, index: int) -> Clip:  # type: ignore[override]
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)):
+        if not is_int(index):
             raise TypeError(f"index must be an integer, got {type(index).__name__}; use subset() for several")
         meta = self._meta[index]
         return Clip(self._audio[index], meta.label, meta.target, meta)
@@ -252,17 +254,12 @@ class ConceptDataset(Sequence[Clip]):
                    task=info["task"])
 
 
-def check_int(value: object, field: str, low: int) -> int:
-    """`value` as an int, or a ValueError naming `field` when it is not an integer >= `low`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{field} must be an integer >= {low}, got {value!r}")
-    return int(value)
 
 
 def _check_duration(duration_s: object, default: float) -> float:
     if duration_s is None:
         return default
-    if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) or not 0.5 <= duration_s <= 30.0:
+    if not is_real(duration_s) or not 0.5 <= duration_s <= 30.0:
         raise ValueError(f"duration_s must be a number of seconds in [0.5, 30], got {duration_s!r}")
     return float(duration_s)
 
@@ -280,9 +277,9 @@ def make_dataset(
     The same arguments give the same audio, sample for sample.
     """
     info = get_concept(concept)
-    n_per_class = check_int(n_per_class, "n_per_class", 1)
-    seed = check_int(seed, "seed", 0)
-    sample_rate = check_int(sample_rate, "sample_rate", 8000)
+    n_per_class = check_int(n_per_class, "n_per_class", low=1)
+    seed = check_int(seed, "seed", low=0)
+    sample_rate = check_int(sample_rate, "sample_rate", low=8000)
     if sample_rate > 96000:  # FluidSynth silently clamps higher rates, which would detune every clip
         raise ValueError(f"sample_rate must be at most 96000, got {sample_rate}")
     duration = _check_duration(duration_s, info.default_duration_s)

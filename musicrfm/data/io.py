@@ -1,23 +1,19 @@
-"""Files for concept datasets: mono audio reading with resampling, CSV / JSONL tables, and folders
-written atomically (built under a temporary name, renamed into place only when complete).
+"""Files for concept datasets: mono audio reading with resampling and CSV / JSONL tables (a dataset
+folder is written atomically with `musicrfm.files.atomic_directory`).
 
 >>> import tempfile, pathlib
->>> out = pathlib.Path(tempfile.mkdtemp()) / "table"
->>> with atomic_directory(out) as tmp:
-...     write_table(tmp / "rows.csv", [{"path": "a.wav", "label": "C"}], ["path", "label"])
+>>> out = pathlib.Path(tempfile.mkdtemp())
+>>> write_table(out / "rows.csv", [{"path": "a.wav", "label": "C"}], ["path", "label"])
 >>> read_table(out / "rows.csv")
 [{'path': 'a.wav', 'label': 'C'}]
 """
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import json
 import os
-import shutil
-import tempfile
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -94,22 +90,3 @@ def read_table(path: str | os.PathLike) -> list[dict[str, Any]]:
         return rows
 
 
-@contextlib.contextmanager
-def atomic_directory(out_dir: str | os.PathLike) -> Iterator[Path]:
-    """Yield a temporary folder next to `out_dir`, renamed to `out_dir` when the block succeeds and
-    removed when it fails, so `out_dir` is either complete or untouched. `out_dir` must not exist or be
-    an empty folder."""
-    out = Path(out_dir)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise ValueError(f"out_dir '{out}' already exists and is not an empty folder")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".partial", dir=out.parent))
-    tmp.chmod(0o755)  # mkdtemp makes it owner-only; the finished folder should read like any other
-    try:
-        yield tmp
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)

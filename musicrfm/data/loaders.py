@@ -25,8 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from musicrfm.checks import check_int
 from musicrfm.data.concepts import get_concept
-from musicrfm.data.dataset import TASKS, ClipMeta, ConceptDataset, check_int
+from musicrfm.data.dataset import TASKS, ClipMeta, ConceptDataset
 from musicrfm.data.io import AUDIO_EXTENSIONS, read_mono, read_table
 from musicrfm.data.splits import quantile_bins
 
@@ -44,7 +45,7 @@ def _check_options(sample_rate: object, resample: object, concept: object) -> in
         raise TypeError(f"resample must be True or False, got {resample!r}")
     if not isinstance(concept, str) or not concept:
         raise ValueError(f"concept must be a non-empty string, got {concept!r}")
-    return check_int(sample_rate, "sample_rate", 1)
+    return check_int(sample_rate, "sample_rate", low=1)
 
 
 def _assemble(
@@ -159,9 +160,9 @@ def load_syntheory(
     rows in the hub's order and keeping `n_per_class` clips per label. Needs `pip install datasets` and a
     network connection. `label_column` overrides the concept's column (Concept.syntheory)."""
     info = get_concept(concept)
-    n_per_class = check_int(n_per_class, "n_per_class", 1)
-    max_rows = check_int(max_rows, "max_rows", 1)
-    sample_rate = check_int(sample_rate, "sample_rate", 1)
+    n_per_class = check_int(n_per_class, "n_per_class", low=1)
+    max_rows = check_int(max_rows, "max_rows", low=1)
+    sample_rate = check_int(sample_rate, "sample_rate", low=1)
     try:
         import datasets
     except ImportError as exc:

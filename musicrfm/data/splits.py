@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musicrfm.checks import check_seed, is_int
+
 DEFAULT_FRACTIONS = (0.7, 0.15, 0.15)
 
 
@@ -32,7 +34,7 @@ def quantile_bins(targets: Sequence[float], n_bins: int = 5) -> np.ndarray:
     values = np.asarray(targets, dtype=np.float64)
     if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
         raise ValueError("targets must be a non-empty 1-D sequence of finite numbers")
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+    if not is_int(n_bins) or n_bins < 1:
         raise ValueError(f"n_bins must be a positive integer, got {n_bins!r}")
     edges = np.quantile(values, np.linspace(0.0, 1.0, n_bins + 1)[1:-1])
     return np.searchsorted(edges, values, side="right")
@@ -75,8 +77,7 @@ def stratified_split(
     keys = np.asarray([str(s) for s in strata])
     if keys.size == 0:
         raise ValueError("strata must not be empty")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     rng = np.random.default_rng(seed)
     names, inverse = np.unique(keys, return_inverse=True)
     members = [rng.permutation(np.flatnonzero(inverse == s)) for s in range(len(names))]

@@ -35,6 +35,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 from scipy.ndimage import uniform_filter1d
 
+from musicrfm.checks import is_real
 from musicrfm.evaluation.inputs import check_audio, check_sample_rate, positive_number
 from musicrfm.evaluation.partials import HIGHEST, LOWEST, note_strengths, pitch_salience
 
@@ -98,7 +99,7 @@ def chromagram(
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
     for name, value in (("silence_db", silence_db), ("floor_db", floor_db)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value < 0:
+        if not is_real(value) or not value < 0:
             raise ValueError(f"{name} must be a negative number of decibels, got {value!r}")
     hop = max(1, round(hop_s * sample_rate))
     peaks, level = _analyse(samples, sample_rate, hop)

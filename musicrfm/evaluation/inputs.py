@@ -10,11 +10,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 import re
 
 import numpy as np
 
+from musicrfm.checks import is_finite, is_int, is_real
 from musicrfm.data.theory import PITCH_CLASSES
 
 _NATURALS = {"C": 0, "D": 2, "E": 4, "F": 5, "G": 7, "A": 9, "B": 11}
@@ -24,7 +24,7 @@ _NOTE = re.compile(r"^([A-Ga-g])(#|♯|b|♭)?$")
 
 def check_sample_rate(sample_rate: object, field: str = "sample_rate") -> int:
     """`sample_rate` as an int; TypeError for a non-integer, ValueError for one that is not positive."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, (int, np.integer)):
+    if not is_int(sample_rate):
         raise TypeError(f"{field} must be an integer number of Hz, got {type(sample_rate).__name__} {sample_rate!r}")
     if sample_rate <= 0:
         raise ValueError(f"{field} must be positive, got {sample_rate}")
@@ -50,7 +50,7 @@ def check_audio(audio: object, sample_rate: object, field: str = "audio") -> np.
 
 def positive_number(value: object, field: str) -> float:
     """`value` as a finite float > 0."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if not is_real(value):
         raise TypeError(f"{field} must be a number, got {type(value).__name__} {value!r}")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{field} must be a finite number > 0, got {value!r}")
@@ -59,7 +59,7 @@ def positive_number(value: object, field: str) -> float:
 
 def pitch_class(name: object, field: str = "target") -> int:
     """A pitch class 0..11 (C = 0) from a name such as "C", "F#", "Bb", "e" or an integer 0..11."""
-    if isinstance(name, (int, np.integer)) and not isinstance(name, bool):
+    if is_int(name):
         if 0 <= name < 12:
             return int(name)
         raise ValueError(f"{field} must be a pitch class 0..11, got {name}")
@@ -75,7 +75,7 @@ def pitch_class(name: object, field: str = "target") -> int:
 def check_span(start_s: object, end_s: object, field: str) -> tuple[float, float]:
     """A time span (start_s, end_s) in seconds with 0 <= start_s < end_s."""
     for name, value in (("start_s", start_s), ("end_s", end_s)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
+        if not is_finite(value):
             raise TypeError(f"{field}.{name} must be a finite number of seconds, got {value!r}")
     if not 0 <= start_s < end_s:
         raise ValueError(f"{field}: need 0 <= start_s < end_s, got {start_s!r} and {end_s!r}")

@@ -25,8 +25,9 @@ from musicrfm.data.theory import PITCH_CLASSES
 from musicrfm.evaluation.chords import parse_chord
 from musicrfm.evaluation.chroma import Chromagram
 from musicrfm.evaluation.inputs import pitch_class
-from musicrfm.evaluation.report import group_mean, write_atomically
+from musicrfm.evaluation.report import group_mean
 from musicrfm.evaluation.segments import SegmentScore, evaluated_spans
+from musicrfm.files import write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure

@@ -18,12 +18,14 @@ import io
 import math
 import numbers
 import os
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from musicrfm.checks import is_real
+from musicrfm.files import write_text_atomically
 
 TABLE_SUFFIXES = (".md", ".csv")
 
@@ -64,7 +66,7 @@ def group_mean(rows: Sequence[Mapping[str, Any]], *, by: Sequence[str], values: 
 
 
 def _nanmean(items: list[Any], column: str) -> float:
-    if not all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in items):
+    if not all(is_real(x) for x in items):
         raise TypeError(f"column {column!r} must hold numbers to be averaged")
     finite = [float(x) for x in items if not math.isnan(x)]
     return float(np.mean(finite)) if finite else float("nan")
@@ -102,21 +104,6 @@ def csv_table(rows: Sequence[Mapping[str, Any]], columns: Sequence[str] | None =
     return buffer.getvalue()
 
 
-def write_atomically(path: str | os.PathLike, write: Callable[[str], None]) -> Path:
-    """Call `write(temporary_path)` for a file next to `path`, then rename it onto `path`; on any error
-    the temporary file is removed and `path` is untouched."""
-    target = Path(path)
-    if not target.parent.is_dir():
-        raise ValueError(f"folder '{target.parent}' does not exist")
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, target)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return target
 
 
 def save_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
@@ -126,4 +113,4 @@ def save_table(rows: Sequence[Mapping[str, Any]], path: str | os.PathLike,
     if suffix not in TABLE_SUFFIXES:
         raise ValueError(f"path must end in one of {TABLE_SUFFIXES}, got '{Path(path).name}'")
     text = markdown_table(rows, columns) + "\n" if suffix == ".md" else csv_table(rows, columns)
-    return write_atomically(path, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    return write_text_atomically(path, text)

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from musicrfm.checks import is_real
 from musicrfm.evaluation.chords import chord_match, parse_chord
 from musicrfm.evaluation.chroma import chromagram
 from musicrfm.evaluation.inputs import check_audio, check_span, pitch_class
@@ -52,7 +53,7 @@ def evaluated_spans(
     """
     items, fade = _segments(schedule)
     if crossfade_s is not None:
-        if isinstance(crossfade_s, bool) or not isinstance(crossfade_s, (int, float)) or not crossfade_s >= 0:
+        if not is_real(crossfade_s) or not crossfade_s >= 0:
             raise ValueError(f"crossfade_s must be a number >= 0, got {crossfade_s!r}")
         fade = float(crossfade_s)
     half = fade / 2

@@ -25,6 +25,7 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from musicrfm.checks import is_real
 from musicrfm.evaluation.chords import parse_chord
 from musicrfm.evaluation.inputs import check_audio, check_span, pitch_class
 
@@ -76,9 +77,9 @@ def transcribe(audio: np.ndarray, sample_rate: int, *, onset_threshold: float = 
     """Notes in `audio` found by basic-pitch (polyphonic), ordered by onset then pitch."""
     samples = check_audio(audio, sample_rate)
     for name, value in (("onset_threshold", onset_threshold), ("frame_threshold", frame_threshold)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
+        if not is_real(value) or not 0 < value < 1:
             raise ValueError(f"{name} must be a number in (0, 1), got {value!r}")
-    if isinstance(min_note_s, bool) or not isinstance(min_note_s, (int, float)) or not min_note_s > 0:
+    if not is_real(min_note_s) or not min_note_s > 0:
         raise ValueError(f"min_note_s must be a number of seconds > 0, got {min_note_s!r}")
     inference, note_creation, model = _basic_pitch()
     if not samples.any():  # basic-pitch divides by the peak onset activation, which silence leaves at zero
@@ -121,7 +122,7 @@ def pitch_class_weights(notes: Sequence[TranscribedNote]) -> np.ndarray:
 def transcribed_pitch_classes(notes: Sequence[TranscribedNote], *, min_share: float = 0.5) -> frozenset[int]:
     """Pitch classes holding at least `min_share` of the strongest one's weight (overtones that the
     transcriber reports as faint, short notes fall below it)."""
-    if isinstance(min_share, bool) or not isinstance(min_share, (int, float)) or not 0 < min_share <= 1:
+    if not is_real(min_share) or not 0 < min_share <= 1:
         raise ValueError(f"min_share must be a number in (0, 1], got {min_share!r}")
     weights = pitch_class_weights(notes)
     if not weights.any():

@@ -13,11 +13,12 @@ jobs.yaml: terms[1].strength: must be a number (got str 'x')
 from __future__ import annotations
 
 import math
-import numbers
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from musicrfm.checks import is_int, is_real
 
 
 class JobError(ValueError):
@@ -49,7 +50,7 @@ class FieldReader:
 
     def number(self, path: str, value: Any) -> float:
         """A finite real number."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        if not is_real(value):
             raise self.fail(path, f"must be a number (got {type(value).__name__} {value!r})")
         if not math.isfinite(value):
             raise self.fail(path, f"must be finite (got {value})")
@@ -71,7 +72,7 @@ class FieldReader:
 
     def integer(self, path: str, value: Any, minimum: int = 0) -> int:
         """An int >= `minimum` (bools refused)."""
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if not is_int(value):
             raise self.fail(path, f"must be an integer (got {type(value).__name__} {value!r})")
         if value < minimum:
             raise self.fail(path, f"must be >= {minimum} (got {value})")

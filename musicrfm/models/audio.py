@@ -18,7 +18,6 @@ as transformers does.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -28,16 +27,13 @@ import soundfile as sf
 import soxr
 import torch
 
+from musicrfm.checks import check_positive_int
+from musicrfm.files import atomic_file
 from musicrfm.models.backend import MusicGen
 
 FORMATS = {".wav": "WAV", ".flac": "FLAC"}
 
 
-def check_positive_int(value: object, field: str) -> int:
-    """Return `value` as an int, or raise a one-line ValueError naming `field`."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value <= 0:
-        raise ValueError(f"{field} must be a positive integer, got {value!r}")
-    return int(value)
 
 
 def as_clip(audio: object, field: str = "audio") -> np.ndarray:
@@ -115,14 +111,8 @@ def write_audio(path: str | os.PathLike, audio: np.ndarray, sample_rate: int, *,
     if subtype.startswith("PCM"):
         # Integer formats wrap around outside [-1, 1]; clipping is the lesser distortion.
         clip = np.clip(clip, -1.0, 1.0)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=path.suffix)
-    os.close(fd)
-    try:
+    with atomic_file(path) as tmp:
         sf.write(tmp, clip.T, sample_rate, format=fmt, subtype=subtype)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def _batches_by_length(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:

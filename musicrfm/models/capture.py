@@ -29,7 +29,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from musicrfm.models.audio import check_codes, check_positive_int
+from musicrfm.checks import check_positive_int, is_int
+from musicrfm.models.audio import check_codes
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.store import ArrayWriter, load_array
 from musicrfm.models.text import check_texts
@@ -50,7 +51,7 @@ def resolve_layers(layers: Sequence[int] | None, num_layers: int) -> tuple[int, 
         raise ValueError("layers must be a non-empty list of layer indices or None")
     out = []
     for layer in layers:
-        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)):
+        if not is_int(layer):
             raise TypeError(f"layers must hold integers, got {layer!r}")
         if not -num_layers <= layer < num_layers:
             raise ValueError(f"layer {layer} is out of range for a {num_layers}-layer decoder")

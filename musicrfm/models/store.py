@@ -18,12 +18,13 @@ from __future__ import annotations
 import json
 import os
 import struct
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from musicrfm.files import temporary_path
 
 TENSOR_NAME = "hidden_states"
 _ST_DTYPES = {"float32": "F32", "float16": "F16"}
@@ -60,8 +61,8 @@ class ArrayWriter:
         if not self.path.parent.is_dir():
             raise ValueError(f"folder '{self.path.parent}' for out does not exist")
         header = _header_bytes(shape, dtype, metadata)
-        fd, self._tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=".part")
-        with os.fdopen(fd, "wb") as handle:
+        self._tmp = temporary_path(self.path)
+        with open(self._tmp, "wb") as handle:
             handle.write(header)
             handle.truncate(len(header) + int(np.prod(shape)) * np.dtype(dtype).itemsize)
         self.array = np.memmap(self._tmp, dtype=dtype, mode="r+", offset=len(header), shape=shape)

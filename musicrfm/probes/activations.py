@@ -28,8 +28,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from musicrfm.checks import check_positive_int
 from musicrfm.data.dataset import ConceptDataset
-from musicrfm.models.audio import check_positive_int, encode_audio
+from musicrfm.models.audio import encode_audio
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.capture import POOLINGS, capture_hidden_states, resolve_layers
 from musicrfm.models.store import ArrayWriter, load_array

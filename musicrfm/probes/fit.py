@@ -23,6 +23,7 @@ import torch
 from musicrfm.agop.directions import directions
 from musicrfm.agop.metrics import roc_auc
 from musicrfm.agop.search import RFMSearch
+from musicrfm.checks import is_int
 
 Progress = Callable[[str, int, int], None]
 SEARCH_TASKS = ("binary", "multiclass", "regression")
@@ -95,7 +96,7 @@ def fit_layers(
         raise ValueError(f"activations must be (n_clips={len(y)}, n_layers, d), got {X.shape}")
     if not np.isfinite(X).all():
         raise ValueError("activations contain NaN or infinite values")
-    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= X.shape[2]:
+    if not is_int(k) or not 1 <= k <= X.shape[2]:
         raise ValueError(f"k must be an integer in [1, {X.shape[2]}], got {k!r}")
     template = make_search(search, task, seed)
     if task == "regression":

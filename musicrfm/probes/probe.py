@@ -18,7 +18,6 @@ class for multiclass probes. It turns them into what `musicrfm.steering` consume
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -30,6 +29,7 @@ from typing import Any
 import torch
 
 from musicrfm import __version__
+from musicrfm.checks import is_finite, is_int
 from musicrfm.models.backend import MusicGen
 from musicrfm.probes.bundle import FIELDS, TENSOR_NAMES, read_bundle, write_bundle
 from musicrfm.steering import LayerDirections, LayerWeights, SteeringPlan, SteeringTerm, apply_plan
@@ -111,7 +111,7 @@ class ConceptProbe:
     def direction(self, target: str | None = None, component: int = 0) -> LayerDirections:
         """Per-layer unit directions of one class (multiclass: required) and eigen-component."""
         index = self._set_index(target)
-        if isinstance(component, bool) or not isinstance(component, int) or not 0 <= component < self.n_components:
+        if not is_int(component) or not 0 <= component < self.n_components:
             raise ValueError(f"component must be an integer in [0, {self.n_components - 1}], got {component!r}")
         return LayerDirections({layer: self.vectors[index, i, component] for i, layer in enumerate(self.layers)})
 
@@ -202,7 +202,7 @@ def _check_labels(probe: ConceptProbe) -> None:
 def _check_layers(layers: object) -> tuple[int, ...]:
     if isinstance(layers, (str, bytes)) or not isinstance(layers, Sequence) or not layers:
         raise ValueError("layers must be a non-empty sequence of layer indices")
-    if any(isinstance(x, bool) or not isinstance(x, int) or x < 0 for x in layers) or len(set(layers)) != len(layers):
+    if any(not is_int(x) or x < 0 for x in layers) or len(set(layers)) != len(layers):
         raise ValueError(f"layers must be unique non-negative integers, got {list(layers)}")
     return tuple(layers)
 
@@ -210,7 +210,7 @@ def _check_layers(layers: object) -> tuple[int, ...]:
 def _check_scores(scores: object, name: str, n_layers: int) -> tuple[float, ...]:
     if isinstance(scores, (str, bytes)) or not isinstance(scores, Sequence) or len(scores) != n_layers:
         raise ValueError(f"{name} must hold one score per layer ({n_layers})")
-    if any(isinstance(s, bool) or not isinstance(s, (int, float)) or not math.isfinite(s) for s in scores):
+    if any(not is_finite(s) for s in scores):
         raise ValueError(f"{name} must be finite numbers, got {list(scores)}")
     return tuple(float(s) for s in scores)
 
@@ -240,7 +240,7 @@ def _check_model(model: object, width: int, deepest: int) -> None:
         raise ValueError("model must be a mapping with a 'name' string and a 'fingerprint' mapping")
     for key in ("hidden_size", "num_layers"):
         value = fingerprint.get(key)
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        if not is_int(value) or value < 1:
             raise ValueError(f"model fingerprint[{key!r}] must be a positive integer, got {value!r}")
     if fingerprint["hidden_size"] != width or deepest >= fingerprint["num_layers"]:
         raise ValueError(f"vectors of width {width} up to layer {deepest} do not fit the model fingerprint "

@@ -31,6 +31,7 @@ import torch
 
 from musicrfm import __version__
 from musicrfm.agop.search import RFMSearch
+from musicrfm.checks import check_seed
 from musicrfm.data.dataset import ConceptDataset
 from musicrfm.data.splits import DEFAULT_FRACTIONS, quantile_bins, stratified_split
 from musicrfm.models.backend import MusicGen
@@ -60,8 +61,7 @@ def train_probe(
     concept = dataset.concept if concept is None else concept
     if not isinstance(concept, str) or not concept:
         raise ValueError(f"concept must be a non-empty string, got {concept!r}")
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    check_seed(seed)
     if progress is not None and not callable(progress):
         raise TypeError(f"progress must be callable as progress(stage, done, total), got {type(progress).__name__}")
     if pooling == "mean_std":

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import numbers
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ from typing import Any, ClassVar
 import numpy as np
 import yaml
 
-from musicrfm.checks import at_least, choice, number, require
+from musicrfm.checks import at_least, choice, is_int, is_real, number, require
 
 UNITS = ("seconds", "frames")
 DEFAULT_FRAME_RATE = 50.0
@@ -50,7 +49,7 @@ def as_steps(steps: Any, name: str = "steps") -> np.ndarray:
 
 def as_step(step: Any) -> np.ndarray:
     """One step (a real number >= 0) as a 1-element float64 array."""
-    if isinstance(step, bool) or not isinstance(step, numbers.Real):
+    if not is_real(step):
         raise TypeError(f"step: must be a number (got {type(step).__name__})")
     return as_steps(step, "step").reshape(1)
 
@@ -166,7 +165,7 @@ class ScheduleSpec:
         Outside the times it names every kind holds (ramps, keyframes, steps keep their first value
         before and their last after); a time past the end would never be reached, so it is an error.
         """
-        if isinstance(n_steps, bool) or not isinstance(n_steps, numbers.Integral):
+        if not is_int(n_steps):
             raise TypeError(f"n_steps: must be an int (got {type(n_steps).__name__})")
         if n_steps <= 0:
             raise ValueError(f"n_steps: must be > 0 (got {n_steps})")

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
+from musicrfm.checks import is_int
 from musicrfm.models.backend import MusicGen
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 
@@ -94,7 +95,7 @@ def bind_plan(plan: SteeringPlan, shape: ModelShape, *, max_steps: int) -> Bound
     Schedules are evaluated on steps `0..max_steps-1` and, where they can (`validate_for`), checked to
     name no time past the end.
     """
-    if isinstance(max_steps, bool) or not isinstance(max_steps, int) or max_steps < 1:
+    if not is_int(max_steps) or max_steps < 1:
         raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
     terms = tuple(_with_frame_rate(term, shape.frame_rate) for term in plan.terms)
     per_term = [_resolve_term(term, shape) for term in terms]

@@ -20,6 +20,9 @@ from types import MappingProxyType
 
 import torch
 
+from musicrfm.checks import is_int, is_real
+
+
 @dataclass(frozen=True, eq=False)
 class LayerDirections:
     """Per-layer direction vectors `{layer: (d,) tensor}`, all of one width, stored as float32 on the CPU.
@@ -117,7 +120,7 @@ def as_layer_directions(directions: LayerDirections | Mapping[int, torch.Tensor]
 
 
 def _layer_key(layer: object) -> int:
-    if isinstance(layer, bool) or not isinstance(layer, int):
+    if not is_int(layer):
         raise TypeError(f"vectors keys must be int layer indices, got {layer!r}")
     return layer
 
@@ -136,7 +139,7 @@ def _clean_vector(layer: int, vector: object) -> torch.Tensor:
 
 
 def _scalar(value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
+    if not is_real(value):
         raise TypeError(f"a LayerDirections can only be scaled by a real number, got {type(value).__name__}")
     if not math.isfinite(value):
         raise ValueError(f"scale factor must be finite, got {value}")

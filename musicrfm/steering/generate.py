@@ -17,13 +17,13 @@ absolute frame index in the whole piece, so schedules run on continuously across
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
 import torch
 
+from musicrfm.checks import check_seed, is_finite, is_int
 from musicrfm.steering.binding import ModelShape, unwrap_model
 from musicrfm.steering.hooks import apply_plan
 from musicrfm.steering.plan import SteeringPlan
@@ -96,7 +96,7 @@ def generate(
     steering = None if plan is None else dict(plan=plan, cfg=cfg, steer_prompt=steer_prompt, max_steps=total)
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
-        torch.manual_seed(_check_seed(seed))
+        torch.manual_seed(check_seed(seed))
         first_audio, codes = _windows(model, shape, codes, total, window, context, settings, steering)
     # Several windows or a user prompt: decode the whole piece at once, so windows join without seams.
     stitched = first_audio is None or prompt_codes is not None
@@ -130,11 +130,10 @@ def _frame_count(shape: ModelShape, duration_s: float | None, max_new_tokens: in
     if (duration_s is None) == (max_new_tokens is None):
         raise ValueError("give exactly one of duration_s and max_new_tokens")
     if duration_s is not None:
-        if isinstance(duration_s, bool) or not isinstance(duration_s, (int, float)) or not duration_s > 0 \
-                or not math.isfinite(duration_s):
+        if not is_finite(duration_s) or duration_s <= 0:
             raise ValueError(f"duration_s must be a finite positive number, got {duration_s!r}")
         return max(1, round(duration_s * shape.frame_rate))
-    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens <= shape.delay:
+    if not is_int(max_new_tokens) or max_new_tokens <= shape.delay:
         raise ValueError(
             f"max_new_tokens must be an int above the codebook delay {shape.delay}, got {max_new_tokens!r}"
         )
@@ -143,7 +142,7 @@ def _frame_count(shape: ModelShape, duration_s: float | None, max_new_tokens: in
 
 def _window_frames(shape: ModelShape, window_s: float, context_s: float) -> tuple[int, int]:
     for field, value in (("window_s", window_s), ("context_s", context_s)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        if not is_finite(value) or value < 0:
             raise ValueError(f"{field} must be a finite non-negative number, got {value!r}")
     window, context = round(window_s * shape.frame_rate), round(context_s * shape.frame_rate)
     if window < 1 or context >= window:
@@ -155,7 +154,7 @@ def _text_inputs(model, input_ids, attention_mask, batch_size, cfg: bool) -> tup
     if input_ids is None:
         if attention_mask is not None:
             raise ValueError("attention_mask was given without input_ids")
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
         if cfg and batch_size > 1:
             # generate() takes its batch size from encoder_outputs and doubles only the decoder rows, so
@@ -187,16 +186,9 @@ def _initial_codes(model, prompt_codes: torch.Tensor | None, batch: int) -> torc
 def _check_guidance(guidance_scale: float | None) -> bool:
     if guidance_scale is None:
         return False
-    if isinstance(guidance_scale, bool) or not isinstance(guidance_scale, (int, float)) \
-            or not math.isfinite(guidance_scale) or guidance_scale <= 0:
+    if not is_finite(guidance_scale) or guidance_scale <= 0:
         raise ValueError(f"guidance_scale must be a finite positive number or None, got {guidance_scale!r}")
     return guidance_scale > 1
-
-
-def _check_seed(seed: int) -> int:
-    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"seed must be a non-negative int, got {seed!r}")
-    return seed
 
 
 @contextmanager

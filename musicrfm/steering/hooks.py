@@ -26,6 +26,7 @@ from contextlib import ExitStack, contextmanager
 import numpy as np
 import torch
 
+from musicrfm.checks import is_int
 from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan, unwrap_model
 from musicrfm.steering.plan import SteeringPlan
 
@@ -181,5 +182,5 @@ def _check_flags(*, cfg: object, steer_prompt: object, frame_offset: object) -> 
     for field, value in (("cfg", cfg), ("steer_prompt", steer_prompt)):
         if not isinstance(value, bool):
             raise TypeError(f"{field} must be a bool, got {type(value).__name__}")
-    if isinstance(frame_offset, bool) or not isinstance(frame_offset, int) or frame_offset < 0:
+    if not is_int(frame_offset) or frame_offset < 0:
         raise ValueError(f"frame_offset must be a non-negative int, got {frame_offset!r}")

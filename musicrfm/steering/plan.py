@@ -17,15 +17,15 @@ model generates.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import torch
 
-from musicrfm.steering.directions import LayerDirections, as_layer_directions
+from musicrfm.checks import check_finite, check_seed
 from musicrfm.schedules import Constant
+from musicrfm.steering.directions import LayerDirections, as_layer_directions
 from musicrfm.steering.weights import LayerWeights, as_layer_weights
 
 Target = Literal["both", "cond", "uncond"]
@@ -70,13 +70,12 @@ class SteeringTerm:
         set_field = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731
         set_field("directions", as_layer_directions(self.directions))
         set_field("layers", as_layer_weights(self.layers))
-        set_field("strength", _finite(self.strength, "strength"))
+        set_field("strength", check_finite(self.strength, "strength"))
         set_field("schedule", _schedule(self.schedule))
-        set_field("gate_p", _finite(self.gate_p, "gate_p"))
+        set_field("gate_p", check_finite(self.gate_p, "gate_p"))
         if not 0.0 <= self.gate_p <= 1.0:
             raise ValueError(f"gate_p must lie in [0, 1], got {self.gate_p}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
-            raise ValueError(f"seed must be a non-negative int, got {self.seed!r}")
+        check_seed(self.seed)
         if self.target not in _TARGETS:
             raise ValueError(f"target must be one of {_TARGETS}, got {self.target!r}")
         if self.mode not in _MODES:
@@ -116,19 +115,13 @@ class SteeringPlan:
             raise TypeError(f"orthogonalize must be a bool, got {type(self.orthogonalize).__name__}")
 
 
-def _finite(value: object, field: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{field} must be a real number, got {type(value).__name__}")
-    if not math.isfinite(value):
-        raise ValueError(f"{field} must be finite, got {value}")
-    return float(value)
 
 
 def _schedule(schedule: object) -> StepFunction:
     if isinstance(schedule, bool):
         raise TypeError("schedule must be a callable step -> float or a number, got bool")
     if isinstance(schedule, (int, float)):
-        return Constant(_finite(schedule, "schedule"))
+        return Constant(check_finite(schedule, "schedule"))
     if not callable(schedule):
         raise TypeError(f"schedule must be a callable step -> float or a number, got {type(schedule).__name__}")
     return schedule

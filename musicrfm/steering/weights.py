@@ -12,11 +12,12 @@ explicit list (weight 1) or `{layer: weight}` mapping.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Literal
+
+from musicrfm.checks import check_positive, is_finite, is_int
 
 Kind = Literal["all", "top_k", "exponential", "explicit"]
 _KINDS = ("all", "top_k", "exponential", "explicit")
@@ -40,13 +41,13 @@ class LayerWeights:
     def __post_init__(self) -> None:
         if self.kind not in _KINDS:
             raise ValueError(f"kind must be one of {_KINDS}, got {self.kind!r}")
-        if self.kind == "top_k" and (isinstance(self.k, bool) or not isinstance(self.k, int) or self.k < 1):
+        if self.kind == "top_k" and (not is_int(self.k) or self.k < 1):
             raise ValueError(f"k must be a positive int for top_k weights, got {self.k!r}")
         if self.kind in ("top_k", "exponential"):
             object.__setattr__(self, "scores", _freeze(self.scores, "scores"))
         if self.kind == "exponential":
-            _require_positive(self.base, "base")
-            _require_positive(self.kappa, "kappa")
+            check_positive(self.base, "base")
+            check_positive(self.kappa, "kappa")
         if self.kind == "explicit":
             object.__setattr__(self, "weights", _freeze(self.weights, "weights"))
 
@@ -119,17 +120,14 @@ def _freeze(mapping: Mapping[int, float] | None, field: str) -> Mapping[int, flo
         raise ValueError(f"{field} must be a non-empty mapping of layer -> number")
     clean = {}
     for layer, value in mapping.items():
-        if isinstance(layer, bool) or not isinstance(layer, int):
+        if not is_int(layer):
             raise TypeError(f"{field} keys must be int layers, got {layer!r}")
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not is_finite(value):
             raise ValueError(f"{field}[{layer}] must be a finite number, got {value!r}")
         clean[layer] = float(value)
     return MappingProxyType(clean)
 
 
-def _require_positive(value: float, field: str) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 or not math.isfinite(value):
-        raise ValueError(f"{field} must be a finite positive number, got {value!r}")
 
 
 def _require_subset(mapping: Mapping[int, float], available: Sequence[int], field: str) -> None:

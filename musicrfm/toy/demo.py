@@ -32,13 +32,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from musicrfm.checks import check_int, is_real
 from musicrfm.evaluation import chromagram, note_accuracy, plot_accuracy_vs_strength, plot_chromagram, segment_accuracy
-from musicrfm.evaluation.report import markdown_table, write_atomically
+from musicrfm.evaluation.report import markdown_table
+from musicrfm.files import write_text_atomically
 from musicrfm.models.audio import write_audio
+from musicrfm.models.toy.load import ToyModel, load_toy
 from musicrfm.probes import ConceptProbe
 from musicrfm.steering import ConceptSequence, Generation, SteeringPlan, SteeringTerm, generate
-from musicrfm.models.toy.load import ToyModel, load_toy
-from musicrfm.models.toy.model import check_int
 from musicrfm.toy.probes import ToyProbeSettings, toy_probe
 
 PITCH_CLASSES = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
@@ -66,17 +67,17 @@ class DemoConfig:
         if self.target not in PITCH_CLASSES:
             raise ValueError(f"target must be one of {PITCH_CLASSES}, got {self.target!r}")
         strengths = tuple(self.strengths) if isinstance(self.strengths, (list, tuple)) else None
-        numbers = strengths and all(isinstance(s, (int, float)) and not isinstance(s, bool) for s in strengths)
+        numbers = strengths and all(is_real(s) for s in strengths)
         if not numbers or min(strengths) < 0:
             raise ValueError(f"strengths must be a non-empty sequence of numbers >= 0, got {self.strengths!r}")
         object.__setattr__(self, "strengths", tuple(float(s) for s in strengths))
         for name in ("clips", "n_per_class", "n_configs", "max_iters"):
-            check_int(name, getattr(self, name))
-        check_int("seed", self.seed, minimum=0)
-        check_int("probe_seed", self.probe_seed, minimum=0)
+            check_int(getattr(self, name), name, low=1)
+        check_int(self.seed, "seed", low=0)
+        check_int(self.probe_seed, "probe_seed", low=0)
         for name in ("duration_s", "sequence_strength"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            if not is_real(value) or not value > 0:
                 raise ValueError(f"{name} must be a positive number, got {value!r}")
         if not isinstance(self.prompt, str):
             raise TypeError(f"prompt must be a string, got {type(self.prompt).__name__}")
@@ -186,7 +187,7 @@ def _steer_and_report(toy: ToyModel, out: Path, config: DemoConfig, quiet: bool,
     scores = _write_sequence(toy, probe, out, config)
     _say("[5/5] report", quiet)
     report = _report(config, probe, table, best, scores, time.perf_counter() - started)
-    path = write_atomically(out / "report.md", lambda tmp: Path(tmp).write_text(report, encoding="utf-8"))
+    path = write_text_atomically(out / "report.md", report)
     _say(f"done in {time.perf_counter() - started:.0f} s: {path}", quiet)
     return path
 

@@ -33,16 +33,16 @@ import numpy as np
 import torch
 
 from musicrfm import __version__
+from musicrfm.checks import check_int
 from musicrfm.data import ClipMeta, ConceptDataset, make_dataset
 from musicrfm.data.theory import CHORD_QUALITIES
 from musicrfm.models.backend import TOY_MODEL, MusicGen
+from musicrfm.models.toy.corpus import STYLE_WORDS, render_style
+from musicrfm.models.toy.load import ToyModel, cache_root
+from musicrfm.models.toy.tokens import BASS, DYNAMICS, NUM_BRIGHTNESS, NUM_LEVELS, OCTAVE, PITCH
 from musicrfm.probes import ConceptProbe, train_probe
 from musicrfm.probes.bundle import is_bundle
 from musicrfm.probes.fit import Progress
-from musicrfm.models.toy.corpus import STYLE_WORDS, render_style
-from musicrfm.models.toy.load import ToyModel, cache_root
-from musicrfm.models.toy.model import check_int
-from musicrfm.models.toy.tokens import BASS, DYNAMICS, NUM_BRIGHTNESS, NUM_LEVELS, OCTAVE, PITCH
 
 CHORD_FRAMES = 50
 """Length of one broken-chord clip (2 s at the toy's 25 frames per second)."""
@@ -62,8 +62,8 @@ class ToyProbeSettings:
 
     def __post_init__(self) -> None:
         for name in ("n_per_class", "n_configs", "max_iters"):
-            check_int(name, getattr(self, name))
-        check_int("seed", self.seed, minimum=0)
+            check_int(getattr(self, name), name, low=1)
+        check_int(self.seed, "seed", low=0)
 
 
 @dataclass(frozen=True)
@@ -90,7 +90,7 @@ def style_dataset(toy: ToyModel, attribute: str, n_per_class: int, *, frames: in
     toy codec; the other attributes are drawn at random so the probe sees only `attribute` vary."""
     if attribute not in STYLE_WORDS:
         raise ValueError(f"attribute must be one of {sorted(STYLE_WORDS)}, got {attribute!r}")
-    check_int("n_per_class", n_per_class)
+    check_int(n_per_class, "n_per_class", low=1)
     rng = np.random.default_rng(seed)
     audio, meta = [], []
     for index in range(n_per_class * len(STYLE_WORDS[attribute])):
@@ -109,8 +109,8 @@ def broken_chords(toy: ToyModel, n_per_class: int, *, seed: int = 0,
     """Chord-quality clips the toy codec can play: on a random root, the melody steps through the chord's
     tones (in order or shuffled, in two octaves) at a random note length and loudness, over the root in
     the bass; labels are the `chords` concept's qualities."""
-    check_int("n_per_class", n_per_class)
-    check_int("frames", frames)
+    check_int(n_per_class, "n_per_class", low=1)
+    check_int(frames, "frames", low=1)
     rng = np.random.default_rng(seed)
     qualities = tuple(CHORD_QUALITIES)
     audio, meta = [], []

@@ -18,8 +18,18 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from musicrfm.models.toy.tokens import BASS, DYNAMICS, MELODY_LOW_MIDI, NO_BASS, NUM_BRIGHTNESS, NUM_OCTAVES, OCTAVE, \
-    PITCH, REST
+from musicrfm.checks import is_int
+from musicrfm.models.toy.tokens import (
+    BASS,
+    DYNAMICS,
+    MELODY_LOW_MIDI,
+    NO_BASS,
+    NUM_BRIGHTNESS,
+    NUM_OCTAVES,
+    OCTAVE,
+    PITCH,
+    REST,
+)
 
 SCALES = {"major": (0, 2, 4, 5, 7, 9, 11), "minor": (0, 2, 3, 5, 7, 8, 11)}
 # Progressions as scale-degree indices (0 = tonic triad); triads are stacked thirds inside the scale, so
@@ -92,7 +102,7 @@ def render_style(rng: np.random.Generator, style: dict[str, str], frames: int) -
 
 
 def _check_request(style: dict[str, str], frames: int) -> None:
-    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or frames < 1:
+    if not is_int(frames) or frames < 1:
         raise ValueError(f"frames must be a positive integer, got {frames!r}")
     if not isinstance(style, dict):
         raise TypeError(f"style must be a dict of attribute -> word, got {type(style).__name__}")

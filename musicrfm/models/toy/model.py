@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import torch
 from transformers import MusicgenConfig, MusicgenDecoderConfig, MusicgenForConditionalGeneration, T5Config
 
+from musicrfm.checks import check_int
 from musicrfm.models.text import HashingTokenizer
 from musicrfm.models.toy.codec import ToyCodecConfig
 from musicrfm.models.toy.corpus import VOCABULARY
@@ -26,11 +27,6 @@ TEXT_VOCAB_SIZE = 100
 PAD_ID = CODEBOOK_SIZE
 
 
-def check_int(name: str, value: object, minimum: int = 1) -> int:
-    """`value` if it is an int of at least `minimum`, else a one-line ValueError naming `name`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True)
@@ -44,7 +40,7 @@ class ToyArchitecture:
 
     def __post_init__(self) -> None:
         for name in ("hidden_size", "num_layers", "num_heads", "text_size"):
-            check_int(name, getattr(self, name))
+            check_int(getattr(self, name), name, low=1)
         for name in ("hidden_size", "text_size"):
             if getattr(self, name) % self.num_heads:
                 raise ValueError(f"{name} ({getattr(self, name)}) must be divisible by num_heads ({self.num_heads})")

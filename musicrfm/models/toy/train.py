@@ -25,10 +25,11 @@ import numpy as np
 import torch
 from transformers import MusicgenForConditionalGeneration
 
+from musicrfm.checks import check_int
 from musicrfm.models.text import HashingTokenizer
 from musicrfm.models.toy.corpus import sample_clip
-from musicrfm.models.toy.model import PAD_ID, ToyArchitecture, build_toy_model, check_int, toy_tokenizer
-from musicrfm.models.toy.tokens import CODEBOOK_SIZE, NUM_CODEBOOKS
+from musicrfm.models.toy.model import PAD_ID, ToyArchitecture, build_toy_model, toy_tokenizer
+from musicrfm.models.toy.tokens import CODEBOOK_SIZE
 
 CODE_VERSION = 1
 """Part of the cache key: bump it whenever the codec, corpus or training loop changes what a config yields."""
@@ -52,9 +53,9 @@ class ToyTrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("steps", "batch_size", "clip_frames"):
-            check_int(name, getattr(self, name))
+            check_int(getattr(self, name), name, low=1)
         for name in ("seed", "warmup_steps"):
-            check_int(name, getattr(self, name), minimum=0)
+            check_int(getattr(self, name), name, low=0)
         if not isinstance(self.learning_rate, (int, float)) or not 0 < self.learning_rate < 1:
             raise ValueError(f"learning_rate must be in (0, 1), got {self.learning_rate!r}")
         if not isinstance(self.text_dropout, (int, float)) or not 0 <= self.text_dropout < 1:
