@@ -1,0 +1,46 @@
+"""Overflow in the AGOP core: fits, from_state, predictions and the search raise one ValueError naming the quantity
+(or, for a later round, fall back to the fit of a lower ``iters``); nothing returns NaN."""
+
+import pickle
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+from musicrfm.agop import Kernel, RFMClassifier, RFMRegressor
+from musicrfm.agop.finite import NonFiniteError
+from musicrfm.agop.search import RFMSearch
+from musicrfm.agop.search_math import SearchData, Trajectory
+from musicrfm.agop.solve import solve_kernel_system
+
+KERNEL_ADVICE = "standardise the features (e.g. sklearn StandardScaler) and use a bandwidth near their scale"
+TO_FLOAT64 = ", or use dtype='float64'"
+# Feature scales whose squared distances overflow the dtype while the features themselves do not.
+HUGE = {np.float32: 1e20, np.float64: 1e154}
+
+
+@pytest.fixture(scope="module")
+def data():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 5))
+    return X, (X[:, 0] > 0).astype(int), X[:, 0] ** 2
+
+
+def _targets(cls, data):
+    return data[1] if cls is RFMClassifier else data[2]
+
+
+def _fit_message(cls, quantity, dtype, advice, round_=0):
+    name = np.dtype(dtype).name
+    suffix = "" if name == "float64" else TO_FLOAT64
+    return f"{cls.__name__}.fit: the {quantity} overflowed (non-finite) in round {round_} in {name}; {advice}{suffix}"
+
+
+def test_the_error_is_one_line_and_pickles():
+    err = NonFiniteError("AGOP").explained("RFMRegressor.fit", torch.float32, "in round 2")
+    assert str(err) == ("RFMRegressor.fit: the AGOP overflowed (non-finite) in round 2 in float32; "
+                        "standardise the features and targets, or use dtype='float64'")
+    copy = pickle.loads(pickle.dumps(err))
+    assert (str(copy), copy.quantity, type(copy)) == (str(err), "AGOP", NonFiniteError)
