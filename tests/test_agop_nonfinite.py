@@ -38,6 +38,13 @@ def _fit_message(cls, quantity, dtype, advice, round_=0):
     return f"{cls.__name__}.fit: the {quantity} overflowed (non-finite) in round {round_} in {name}; {advice}{suffix}"
 
 
+def test_solve_raises_on_a_non_finite_kernel():
+    K = torch.eye(3, dtype=torch.float64)
+    K[0, 1] = K[1, 0] = float("nan")
+    with pytest.raises(NonFiniteError, match="^the kernel matrix overflowed"):  # not LinAlgError from eigh
+        solve_kernel_system(K, torch.ones(3, 1, dtype=torch.float64), reg=1e-3)
+
+
 def test_the_error_is_one_line_and_pickles():
     err = NonFiniteError("AGOP").explained("RFMRegressor.fit", torch.float32, "in round 2")
     assert str(err) == ("RFMRegressor.fit: the AGOP overflowed (non-finite) in round 2 in float32; "
