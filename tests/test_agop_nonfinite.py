@@ -38,6 +38,17 @@ def _fit_message(cls, quantity, dtype, advice, round_=0):
     return f"{cls.__name__}.fit: the {quantity} overflowed (non-finite) in round {round_} in {name}; {advice}{suffix}"
 
 
+@pytest.mark.parametrize("kernel, bandwidth, exponent", [("gaussian", 1e-200, 1.0), ("laplace", 1e300, 2.0),
+                                                         ("gaussian", 1e160, 1.0)])
+def test_a_bandwidth_outside_float64_is_refused_at_fit(data, kernel, bandwidth, exponent):
+    X, y, _ = data
+    expected = re.escape(f"bandwidth {bandwidth:g} makes ") + ".* over- or underflow float64"
+    with pytest.raises(ValueError, match=expected):
+        RFMClassifier(kernel=kernel, bandwidth=bandwidth, exponent=exponent).fit(X, y)
+    with pytest.raises(ValueError, match="over- or underflow"):
+        Kernel(kernel, bandwidth, exponent)
+
+
 def test_solve_raises_on_a_non_finite_kernel():
     K = torch.eye(3, dtype=torch.float64)
     K[0, 1] = K[1, 0] = float("nan")
