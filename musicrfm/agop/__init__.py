@@ -15,7 +15,7 @@ from .estimators import RFMClassifier, RFMRegressor
 from .gradients import agop, jacobians
 from .kernels import Kernel
 from .params import NotFittedError
-from .rfm import RoundState
+from .rounds import RoundState
 
 __all__ = [
     "DirectionSet", "Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",

@@ -19,7 +19,6 @@ round is kept.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -28,34 +27,11 @@ import torch
 from .kernels import Kernel
 from .metrics import SCORERS
 from .params import ParamsMixin
+from .rounds import KeptRound, RoundState, improves, worse
 from .solve import matrix_power, solve_kernel_system
 from .validation import as_array, as_features, as_shaped, check_lengths, check_number, resolve_device, resolve_dtype
 
 __all__ = ["BaseRFM", "RoundState"]
-
-
-@dataclass(frozen=True)
-class RoundState:
-    """What a ``callback`` sees after each round: the predictor of round ``iteration`` and its scores.
-
-    ``M`` is None for the identity metric of round 0; ``agop`` is None after the last round.
-    """
-
-    iteration: int
-    M: torch.Tensor | None
-    coef: torch.Tensor
-    agop: torch.Tensor | None
-    train_score: float
-    val_score: float | None
-
-
-@dataclass
-class _Best:
-    iteration: int = -1
-    score: float = float("nan")
-    coef: torch.Tensor | None = None
-    M: torch.Tensor | None = None
-    agop: torch.Tensor | None = None
 
 
 class BaseRFM(ParamsMixin):
@@ -211,10 +187,10 @@ class BaseRFM(ParamsMixin):
         return Xv, self._encode_targets(y_val, "y_val", fitting=False)[1]
 
     @torch.no_grad()
-    def _run(self, X, Y, y_score, val, scorer, maximize) -> _Best:
+    def _run(self, X, Y, y_score, val, scorer, maximize) -> KeptRound:
         self.history_ = {"train": [], "val": []} if val is not None else {"train": []}
         self._agop_rows = self._agop_subset(X.shape[0])
-        n, best, M = X.shape[0], _Best(), None
+        n, best, M = X.shape[0], KeptRound(), None
         # Validation rows ride below the training rows: one distance computation per round gives the kernel
         # for the solve, both scores and the AGOP's gradient weights.
         rows = X if val is None else torch.cat([X, val[0]])
@@ -223,9 +199,9 @@ class BaseRFM(ParamsMixin):
             coef = solve_kernel_system(K[:n], Y, float(self.reg))
             train, val_score = self._scores(K @ coef, n, y_score, val, scorer)
             score = train if val is None else val_score
-            if val is None or _improves(score, best.score, maximize):
-                best = _Best(t, score, coef, M)
-            stop = val is not None and self.early_stopping and _worse(
+            if val is None or improves(score, best.score, maximize):
+                best = KeptRound(t, score, coef, M)
+            stop = val is not None and self.early_stopping and worse(
                 score, best.score, maximize, self.early_stop_multiplier
             )
             go_on = not stop and t < self.iters
@@ -344,16 +320,6 @@ def _round_scores(values: object, best_iter: int) -> list[float]:
         raise ValueError(f"val_scores must hold one score per round 0..best_iter ({best_iter + 1}), "
                          f"got shape {tuple(arr.shape)}")
     return [float(v) for v in arr]
-
-
-def _improves(score: float, best: float, maximize: bool) -> bool:
-    if best != best:  # no best yet
-        return True
-    return score > best if maximize else score < best
-
-
-def _worse(score: float, best: float, maximize: bool, factor: float) -> bool:
-    return score < best / factor if maximize else score > best * factor
 
 
 def as_output(t: torch.Tensor, like: object) -> np.ndarray | torch.Tensor:
