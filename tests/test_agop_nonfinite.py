@@ -38,6 +38,53 @@ def _fit_message(cls, quantity, dtype, advice, round_=0):
     return f"{cls.__name__}.fit: the {quantity} overflowed (non-finite) in round {round_} in {name}; {advice}{suffix}"
 
 
+def test_the_issue_example_raises_instead_of_predicting_class_zero(data):
+    X, y, _ = data
+    with pytest.raises(ValueError, match="kernel matrix overflowed"):
+        RFMClassifier(iters=3).fit((X * 1e20).astype(np.float32), y)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("cls", [RFMClassifier, RFMRegressor])
+@pytest.mark.parametrize("options", [{}, {"diag": True}, {"kernel": "gaussian"}, {"with_val": True}])
+def test_overflowing_distances_name_the_kernel_matrix(data, cls, dtype, options):
+    X, targets = (data[0] * HUGE[dtype]).astype(dtype), _targets(cls, data)
+    options = dict(options)
+    val = (X[150:], targets[150:]) if options.pop("with_val", False) else ()
+    fit_rows = slice(0, 150) if val else slice(None)
+    with pytest.raises(NonFiniteError) as info:
+        cls(iters=3, **options).fit(X[fit_rows], targets[fit_rows], *val)
+    assert str(info.value) == _fit_message(cls, "kernel matrix", dtype, KERNEL_ADVICE)
+    assert isinstance(info.value, ValueError) and info.value.quantity == "kernel matrix"
+
+
+@pytest.mark.parametrize(
+    ("dtype", "scale", "reg", "quantity", "advice"),
+    [
+        (np.float32, 1e25, 1e-3, "AGOP", "standardise the features and targets"),
+        (np.float64, 1e300, 1e-3, "AGOP", "standardise the features and targets"),
+        (np.float32, 1e33, 1e-5, "predictions", "standardise the targets"),
+        (np.float32, 1e37, 1e-5, "kernel ridge coefficients", "standardise the targets or increase reg"),
+    ],
+)
+def test_huge_targets_name_what_overflowed(data, dtype, scale, reg, quantity, advice):
+    X = data[0].astype(dtype)
+    # Duplicated points with different targets make K + reg I nearly singular: coefficients ~ y / reg.
+    Xd, yd = np.repeat(X[:100], 2, 0), np.random.default_rng(1).normal(size=200) * scale
+    with pytest.raises(NonFiniteError, match=f"^{re.escape(_fit_message(RFMRegressor, quantity, dtype, advice))}$"):
+        RFMRegressor(reg=reg, iters=2).fit(Xd, yd)
+
+
+def test_a_float32_kernel_scale_underflow_is_named_and_float64_fits(data):
+    X, _, yr = data
+    # bandwidth ** 2 = 1e-50 is 0 in float32, so the kernel's diagonal is 0 / 0.
+    model = RFMRegressor(bandwidth=1e-25, exponent=2.0, iters=2)
+    with pytest.raises(NonFiniteError, match=re.escape(_fit_message(RFMRegressor, "kernel matrix", np.float32,
+                                                                    KERNEL_ADVICE))):
+        model.fit(X.astype(np.float32), yr)
+    assert np.isfinite(model.fit(X, yr).predict(X)).all()
+
+
 @pytest.mark.parametrize("kernel, bandwidth, exponent", [("gaussian", 1e-200, 1.0), ("laplace", 1e300, 2.0),
                                                          ("gaussian", 1e160, 1.0)])
 def test_a_bandwidth_outside_float64_is_refused_at_fit(data, kernel, bandwidth, exponent):
@@ -47,6 +94,62 @@ def test_a_bandwidth_outside_float64_is_refused_at_fit(data, kernel, bandwidth, 
         RFMClassifier(kernel=kernel, bandwidth=bandwidth, exponent=exponent).fit(X, y)
     with pytest.raises(ValueError, match="over- or underflow"):
         Kernel(kernel, bandwidth, exponent)
+
+
+@pytest.mark.parametrize("cls", [RFMClassifier, RFMRegressor])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_later_round_that_overflows_leaves_the_fit_of_a_lower_iters(data, cls, dtype):
+    X, targets = data[0].astype(dtype), _targets(cls, data)
+    rounds = []
+    # The metric's largest eigenvalue exceeds 1, so its 1e10-th power overflows: round 1 has no usable M.
+    with pytest.warns(RuntimeWarning) as caught:
+        model = cls(iters=3, agop_power=1e10, callback=rounds.append).fit(X, targets)
+    expected = _fit_message(cls, "metric M", dtype, "lower agop_power (M = (AGOP / max AGOP) ** agop_power)", 1)
+    assert [str(w.message) for w in caught] == [f"{expected}; the fit keeps the best of rounds 0..0, as iters=0 would"]
+    plain = cls(iters=0, agop_power=1e10).fit(X, targets)
+    assert (model.n_iter_, model.best_iter_, model.history_) == (0, 0, plain.history_)
+    assert [r.iteration for r in rounds] == [0]
+    for name in ("coef_", "M_", "agop_"):
+        assert torch.equal(getattr(model, name), getattr(plain, name)), name
+    assert np.isfinite(np.asarray(model.predict(X), dtype=float)).all()
+
+
+def test_the_fallback_keeps_the_validation_choice_and_names_a_float32_agop(data):
+    X, _, yr = data
+    X32 = X.astype(np.float32) * 1e3
+    split = (X32[:150], yr[:150] * 1e10, X32[150:], yr[150:] * 1e10)
+    # Unnormalised, round 1's metric is the AGOP itself (~1e30): its gradients square past float32's range.
+    with pytest.warns(RuntimeWarning, match=r"^RFMRegressor\.fit: the AGOP overflowed \(non-finite\) in round 1 in "
+                                            r"float32; standardise the features and targets, or use dtype='float64'; "
+                                            r"the fit keeps the best of rounds 0\.\.0, as iters=0 would$"):
+        model = RFMRegressor(iters=4, normalize_agop=False).fit(*split)
+    plain = RFMRegressor(iters=0, normalize_agop=False).fit(*split)
+    assert model.history_ == plain.history_ and len(model.history_["val"]) == 1
+    assert torch.equal(model.coef_, plain.coef_)
+
+
+def test_from_state_refuses_state_that_overflows(data):
+    X, y, _ = data
+    clf = RFMClassifier(iters=2).fit(X, y)
+    X32, M32, coef32 = X.astype(np.float32), clf.M_.float(), clf.coef_.float()
+    with pytest.raises(NonFiniteError, match=r"^RFMClassifier\.from_state: the kernel matrix overflowed \(non-finite\) "
+                                             r"in float32; standardise the features"):
+        RFMClassifier.from_state(X32, y, M32 * 1e38, coef32, best_iter=2)
+    with pytest.raises(NonFiniteError, match=r"^RFMClassifier\.from_state: the AGOP overflowed \(non-finite\) in "
+                                             r"float64; standardise the features and targets$"):
+        RFMClassifier.from_state(X, y, clf.M_, clf.coef_ * 1e300, best_iter=2)
+
+
+def test_ordinary_data_is_unaffected(data):
+    X, y, yr = data
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        clf = RFMClassifier(iters=3, early_stopping=False).fit(X[:150], y[:150], X[150:], y[150:])
+        reg = RFMRegressor(iters=3).fit(X.astype(np.float32), yr)
+        search = RFMSearch(n_configs=4, max_iters=3, random_state=0).fit(X[:150], y[:150], X[150:], y[150:])
+    assert clf.n_iter_ == 3 and len(clf.history_["val"]) == 4 and reg.n_iter_ == 3
+    assert np.isfinite(clf.decision_function(X)).all() and np.isfinite(reg.predict(X)).all()
+    assert np.isfinite(search.best_estimator_.decision_function(X)).all()
 
 
 def test_solve_raises_on_a_non_finite_kernel():

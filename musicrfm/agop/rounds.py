@@ -1,5 +1,5 @@
-"""What the RFM fit loop (:mod:`musicrfm.agop.rfm`) carries from round to round: the state a callback sees,
-the round kept so far and the comparisons that choose it.
+"""What the RFM fit loop (:mod:`musicrfm.agop.rfm`) carries from round to round: the inputs every round
+reads, the state a callback sees, the round kept so far and the comparisons that choose it.
 
 >>> improves(0.9, float("nan"), maximize=True), worse(0.8, 0.9, maximize=True, factor=1.1)
 (True, True)
@@ -7,11 +7,12 @@ the round kept so far and the comparisons that choose it.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 
-__all__ = ["KeptRound", "RoundState", "improves", "worse"]
+__all__ = ["KeptRound", "RoundInputs", "RoundState", "improves", "worse"]
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,20 @@ class KeptRound:
     coef: torch.Tensor | None = None
     M: torch.Tensor | None = None
     agop: torch.Tensor | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class RoundInputs:
+    """What every round of a fit reads. ``rows`` holds the validation rows below the training rows: one
+    distance computation per round gives the kernel for the solve, both scores and the gradient weights."""
+
+    X: torch.Tensor
+    Y: torch.Tensor
+    y_score: torch.Tensor
+    val: tuple[torch.Tensor, torch.Tensor] | None
+    rows: torch.Tensor
+    scorer: Callable[[torch.Tensor, torch.Tensor], float]
+    maximize: bool
 
 
 def improves(score: float, best: float, maximize: bool) -> bool:
