@@ -140,6 +140,32 @@ def test_from_state_refuses_state_that_overflows(data):
         RFMClassifier.from_state(X, y, clf.M_, clf.coef_ * 1e300, best_iter=2)
 
 
+@pytest.mark.parametrize("method", ["predict", "decision_function", "predict_proba", "score"])
+def test_classifier_predictions_on_overflowing_inputs_raise(data, method):
+    X, y, _ = data
+    clf = RFMClassifier(iters=2).fit(X, y)
+    args = (y,) if method == "score" else ()
+    with pytest.raises(NonFiniteError, match=rf"^RFMClassifier\.{method}: the kernel matrix overflowed \(non-finite\) "
+                                             r"between X and the training points in float64; standardise"):
+        getattr(clf, method)(X * 1e154, *args)
+    with pytest.raises(ValueError, match="^X contains NaN or infinite values$"):
+        getattr(clf, method)(np.where(X > 2, np.nan, X), *args)
+    assert np.isfinite(np.asarray(clf.decision_function(X))).all()
+
+
+def test_regressor_predictions_and_agop_on_overflowing_inputs_raise(data):
+    X, _, yr = data
+    reg = RFMRegressor(iters=2).fit(X.astype(np.float32), yr)
+    predict = r"^RFMRegressor\.predict: the kernel matrix .* in float32; .*dtype='float64'$"
+    with pytest.raises(NonFiniteError, match=predict):
+        reg.predict(torch.tensor(X * 1e20, dtype=torch.float32))
+    agop = r"^RFMRegressor\.agop: the AGOP overflowed \(non-finite\) at X in float32;"
+    with pytest.raises(NonFiniteError, match=agop):
+        reg.agop(X * 1e20)
+    with pytest.raises(ValueError, match="^X contains NaN or infinite values$"):
+        reg.score(np.full_like(X, np.inf), yr)
+
+
 def test_ordinary_data_is_unaffected(data):
     X, y, yr = data
     with warnings.catch_warnings():

@@ -36,7 +36,9 @@ from .metrics import SCORERS
 from .params import ParamsMixin
 from .rounds import KeptRound, RoundInputs, RoundState, improves, worse
 from .solve import matrix_power, solve_kernel_system
-from .validation import as_array, as_features, as_shaped, check_lengths, check_number, resolve_device, resolve_dtype
+from .validation import (
+    all_finite, as_array, as_features, as_shaped, check_lengths, check_number, resolve_device, resolve_dtype,
+)
 
 __all__ = ["BaseRFM", "RoundState"]
 
@@ -326,10 +328,17 @@ class BaseRFM(ParamsMixin):
         return SCORERS[name]
 
     # -- prediction helpers --------------------------------------------------------------------------
-    def _raw(self, X: object) -> torch.Tensor:
+    def _raw(self, X: object, method: str) -> torch.Tensor:
+        """Predictor outputs at X for ``method``, refused when they overflow (X on another scale than the
+        training features, say): finite fitted state and finite X never give NaN predictions."""
         self._check_fitted()
         Xt = as_features(X, "X", self.dtype_, self.device_, n_features=self.n_features_in_)
-        return self.raw_predict(Xt)
+        out = self.raw_predict(Xt)
+        if all_finite(out):
+            return out
+        # Failure path only: the kernel is recomputed to tell its overflow from that of the sum over centres.
+        cause = "predictions" if all_finite(self.kernel_.matrix(Xt, self.X_fit_, self.M_)) else "kernel matrix"
+        raise self._explained(NonFiniteError(cause), method, "between X and the training points")
 
     def raw_predict(self, Z: torch.Tensor) -> torch.Tensor:
         """The kernel predictor ``f(Z) = k(Z, X_fit) @ coef``, (n, c), differentiable in Z (torch in, torch out)."""
@@ -347,10 +356,14 @@ class BaseRFM(ParamsMixin):
         rows = self._agop_rows if X is None else None
         Z = Z if rows is None else Z[rows]
         centered = self.center_grads if centered is None else centered
-        return self.kernel_.agop(
+        out = self.kernel_.agop(
             self.X_fit_, Z, self.coef_, self.M_, centered=centered, diag=diag, per_output=per_output,
             batch_size=self.batch_size,
         )
+        try:
+            return require_finite(out, "AGOP")
+        except NonFiniteError as err:
+            raise self._explained(err, "agop", "at X") from None
 
 
 def _round_scores(values: object, best_iter: int) -> list[float]:
