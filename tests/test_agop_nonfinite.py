@@ -166,6 +166,47 @@ def test_regressor_predictions_and_agop_on_overflowing_inputs_raise(data):
         reg.score(np.full_like(X, np.inf), yr)
 
 
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_search_refuses_overflowing_distances(data, dtype):
+    X, y, _ = data
+    Xb = (X * HUGE[np.dtype(dtype).type]).astype(dtype)
+    expected = f"RFMSearch.fit: the squared distances overflowed (non-finite) in {dtype}; standardise the features " \
+               f"(e.g. sklearn StandardScaler){TO_FLOAT64 if dtype == 'float32' else ''}"
+    with pytest.raises(NonFiniteError, match=f"^{re.escape(expected)}$"):
+        RFMSearch(n_configs=4, max_iters=2, dtype=dtype, random_state=0).fit(Xb[:150], y[:150], Xb[150:], y[150:])
+
+
+@pytest.mark.parametrize(("scale", "expected"), [
+    (1e35, r"the kernel ridge coefficients overflowed \(non-finite\) in round 0 of configuration 1 \(reg=0\.000416, "
+           r"bandwidth=28\.8\) in float32; standardise the targets or increase reg, or use dtype='float64'$"),
+    (1e30, r"the AGOP overflowed \(non-finite\) in the selected round \(round 0 of configuration 0\) in float32"),
+])
+def test_search_names_what_overflowed_with_huge_targets(data, scale, expected):
+    X = np.repeat(data[0][:100].astype(np.float32), 2, 0)
+    y = np.random.default_rng(1).normal(size=200) * scale
+    with pytest.raises(NonFiniteError, match="^RFMSearch.fit: " + expected):
+        RFMSearch(task="regression", n_configs=6, max_iters=3, random_state=0).fit(X[:150], y[:150], X[150:], y[150:])
+
+
+@pytest.mark.parametrize("rounds, zero_features", [(1, 0), (2, 2)])
+@pytest.mark.parametrize("scale", [1e30, 1e37])  # the gradients' squares overflow float32, or the gradients do
+def test_a_search_run_whose_later_round_overflows_keeps_its_rounds(data, rounds, zero_features, scale):
+    X = data[0].copy()
+    # Two constant features give round 1 a rank-3 factor, so round 2 takes the small-rank (Gram) path.
+    X[:, X.shape[1] - zero_features:] = 0
+    X, Y = torch.tensor(X, dtype=torch.float32), torch.tensor(data[2][:, None], dtype=torch.float32)
+    split = SearchData.build(X[:150], Y[:150], X[150:], Y[150:])
+    score = lambda y, p: -float((p - y).square().mean())  # noqa: E731
+    run = Trajectory.start(split, reg=1e-3, bandwidth=5.0, exponent=1.0, center_grads=False)
+    run.advance(split, score, rounds=rounds, early_stop_multiplier=1e9)
+    best, kept, ranks = run.best, run.best_coef.clone(), list(run.ranks)
+    run.coef = run.coef * scale
+    run.advance(split, score, rounds=4, early_stop_multiplier=1e9)
+    assert (run.rounds, run.stopped, run.best, run.ranks) == (rounds, True, best, ranks)
+    assert ranks[-1] == (0 if rounds == 1 else 3)
+    assert torch.equal(run.best_coef, kept) and np.isfinite(run.scores).all()
+
+
 def test_ordinary_data_is_unaffected(data):
     X, y, yr = data
     with warnings.catch_warnings():
