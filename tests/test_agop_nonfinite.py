@@ -166,6 +166,17 @@ def test_regressor_predictions_and_agop_on_overflowing_inputs_raise(data):
         reg.score(np.full_like(X, np.inf), yr)
 
 
+def test_finite_inputs_beyond_the_compute_dtype_are_named_as_such(data):
+    X, _, yr = data
+    expected = ("X has values beyond the range of float32; standardise it (e.g. sklearn StandardScaler) "
+                "or use dtype='float64'")
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        RFMRegressor(dtype="float32").fit(X * 1e300, yr)
+    reg = RFMRegressor(iters=1).fit(X.astype(np.float32), yr)
+    with pytest.raises(ValueError, match=f"^{re.escape(expected)}$"):
+        reg.predict(X * 1e300)
+
+
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 def test_search_refuses_overflowing_distances(data, dtype):
     X, y, _ = data
