@@ -12,12 +12,13 @@ This package never imports anything musical.
 
 from .directions import DirectionSet, directions
 from .estimators import RFMClassifier, RFMRegressor
+from .finite import NonFiniteError
 from .gradients import agop, jacobians
 from .kernels import Kernel
 from .params import NotFittedError
 from .rounds import RoundState
 
 __all__ = [
-    "DirectionSet", "Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",
+    "DirectionSet", "Kernel", "NonFiniteError", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",
     "directions", "jacobians",
 ]

@@ -20,6 +20,14 @@ Tensors stay on the compute device; ``predict`` returns numpy for numpy input an
 ``from_state(X, y, M, coef, best_iter=..., **params)`` builds a fitted estimator from learned state (a
 search's winner, stored tensors) without fitting.
 
+Overflow: kernels square the feature scale, so unstandardised features (float32 near 1e19, float64 near
+1e154) or huge targets overflow. ``fit`` then raises :class:`~musicrfm.agop.finite.NonFiniteError`, a
+ValueError whose one line names the quantity, the round, the dtype and the remedy, e.g.
+"RFMClassifier.fit: the kernel matrix overflowed (non-finite) in round 0 in float32; standardise the
+features (e.g. sklearn StandardScaler) and use a bandwidth near their scale, or use dtype='float64'". A
+round after the first that overflows ends the fit as a lower ``iters`` would, with a RuntimeWarning.
+``from_state``, ``predict`` and the other prediction methods raise alike: no output is ever NaN.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(200, 5)); y = (X[:, 0] > 0).astype(int)
