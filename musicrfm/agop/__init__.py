@@ -12,12 +12,13 @@ This package never imports anything musical.
 
 from .directions import Eigendirections, directions
 from .estimators import RFMClassifier, RFMRegressor
+from .finite import NonFiniteError
 from .gradients import agop, jacobians
 from .kernels import Kernel
 from .params import NotFittedError
-from .rfm import RoundState
+from .rounds import RoundState
 
 __all__ = [
-    "Eigendirections", "Kernel", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState", "agop",
-    "directions", "jacobians",
+    "Eigendirections", "Kernel", "NonFiniteError", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState",
+    "agop", "directions", "jacobians",
 ]

@@ -20,6 +20,14 @@ Tensors stay on the compute device; ``predict`` returns numpy for numpy input an
 ``from_state(X, y, M, coef, best_iter=..., **params)`` builds a fitted estimator from learned state (a
 search's winner, stored tensors) without fitting.
 
+Overflow: kernels square the feature scale, so unstandardised features (float32 near 1e19, float64 near
+1e154) or huge targets overflow. ``fit`` then raises :class:`~musicrfm.agop.finite.NonFiniteError`, a
+ValueError whose one line names the quantity, the round, the dtype and the remedy, e.g.
+"RFMClassifier.fit: the kernel matrix overflowed (non-finite) in round 0 in float32; standardise the
+features (e.g. sklearn StandardScaler) and use a bandwidth near their scale, or use dtype='float64'". A
+round after the first that overflows ends the fit as a lower ``iters`` would, with a RuntimeWarning.
+``from_state``, ``predict`` and the other prediction methods raise alike: no output is ever NaN.
+
 >>> import numpy as np
 >>> rng = np.random.default_rng(0)
 >>> X = rng.normal(size=(200, 5)); y = (X[:, 0] > 0).astype(int)
@@ -65,12 +73,12 @@ class RFMRegressor(BaseRFM):
 
     def predict(self, X: object) -> np.ndarray | torch.Tensor:
         """Predicted targets, (n,) for 1-D training targets, else (n, c)."""
-        raw = self._raw(X)
+        raw = self._raw(X, "predict")
         return as_output(raw[:, 0] if self._one_dimensional else raw, X)
 
     def score(self, X: object, y: object) -> float:
         """Coefficient of determination R^2 of ``predict(X)``."""
-        raw = self._raw(X)
+        raw = self._raw(X, "score")
         Y, _ = self._encode_targets(y, "y", fitting=False)
         return r2(Y, raw)
 
@@ -107,12 +115,12 @@ class RFMClassifier(BaseRFM):
 
     def decision_function(self, X: object) -> np.ndarray | torch.Tensor:
         """Scores: (n,) for binary problems (> 0 means ``classes_[1]``), else (n, n_classes)."""
-        scores = self._scores_for(self._raw(X))
+        scores = self._scores_for(self._raw(X, "decision_function"))
         return as_output(scores[:, 0] if scores.shape[1] == 1 else scores, X)
 
     def predict_proba(self, X: object) -> np.ndarray | torch.Tensor:
         """Class probabilities (n, n_classes) from the clipped, normalised regression outputs."""
-        raw = self._raw(X)
+        raw = self._raw(X, "predict_proba")
         if raw.shape[1] == 1:
             raw = torch.cat([1 - raw, raw], dim=1)
         raw = raw.clamp(min=PROBA_EPS, max=1.0)
@@ -120,7 +128,7 @@ class RFMClassifier(BaseRFM):
 
     def predict(self, X: object) -> np.ndarray | torch.Tensor:
         """Predicted class labels (values from ``classes_``)."""
-        scores = self._scores_for(self._raw(X))
+        scores = self._scores_for(self._raw(X, "predict"))
         index = (scores[:, 0] > 0).long() if scores.shape[1] == 1 else scores.argmax(1)
         labels = self.classes_[index.cpu().numpy()]
         if isinstance(X, torch.Tensor) and labels.dtype.kind in "biuf":
@@ -130,4 +138,4 @@ class RFMClassifier(BaseRFM):
     def score(self, X: object, y: object) -> float:
         """Mean accuracy of ``predict(X)`` against y."""
         _, idx = self._encode_targets(y, "y", fitting=False)
-        return accuracy(idx, self._scores_for(self._raw(X)))
+        return accuracy(idx, self._scores_for(self._raw(X, "score")))

@@ -30,6 +30,7 @@ differentiable there and keeping ``d^(q-2)`` would blow up.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -118,6 +119,14 @@ class Kernel:
             raise ValueError(f"bandwidth must be > 0, got {self.bandwidth}")
         if not 0 < check_finite(self.exponent, "exponent") <= 2:
             raise ValueError(f"exponent must be in (0, 2], got {self.exponent}")
+        try:
+            usable = 0 < self._scale < math.inf and math.isfinite(self.weight_scale)
+        except OverflowError:  # float ** float raises where the power overflows
+            usable = False
+        if not usable:
+            power = "2 * bandwidth ** 2" if self.name == "gaussian" else "bandwidth ** exponent"
+            raise ValueError(f"bandwidth {self.bandwidth} makes {power} over- or underflow float64; "
+                             "standardise the features and use a bandwidth near their scale")
 
     def from_sq_distances(self, d2: torch.Tensor) -> torch.Tensor:
         """Kernel values from squared distances (lets a search reuse one distance matrix)."""
@@ -133,9 +142,13 @@ class Kernel:
         # exp(q/2 log d2) costs a third of pow on CPU; log's backward reads its input, not this buffer.
         return d2.log().mul_(q / 2).exp_()
 
+    @property
+    def _scale(self) -> float:
+        """The divisor of ``d^q`` in the kernel's exponent."""
+        return 2.0 * self.bandwidth**2 if self.name == "gaussian" else self.bandwidth**self.exponent
+
     def _from_powered(self, dq: torch.Tensor) -> torch.Tensor:
-        scale = 2.0 * self.bandwidth**2 if self.name == "gaussian" else self.bandwidth**self.exponent
-        return (dq / -scale).exp_()
+        return (dq / -self._scale).exp_()
 
     @property
     def weight_scale(self) -> float:

@@ -7,6 +7,11 @@ validation data the best round by validation score is kept and, with ``early_sto
 once the score is worse than the best by the factor ``early_stop_multiplier``; without it the last
 round is kept.
 
+Each round's predictions, AGOP and metric are checked for overflow, one reduction each. Round 0 raises
+``NonFiniteError`` (a ValueError naming the quantity and the remedy); a later round t that overflows is
+dropped unrecorded, leaving exactly the fit of ``iters = t - 1``, and warns (RuntimeWarning). There is no
+rescaled or float64 retry: neither would give the model that was asked for.
+
 >>> import numpy as np
 >>> from musicrfm.agop import RFMRegressor
 >>> X = np.random.default_rng(0).normal(size=(80, 4))
@@ -18,44 +23,31 @@ round is kept.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
+from .finite import NonFiniteError, require_finite
 from .kernels import Kernel
 from .metrics import SCORERS
 from .params import ParamsMixin
+from .rounds import KeptRound, RoundInputs, RoundState, improves, worse
 from .solve import matrix_power, solve_kernel_system
-from .validation import as_array, as_features, as_shaped, check_lengths, check_number, as_device, resolve_dtype
+from .validation import (
+    all_finite,
+    as_array,
+    as_device,
+    as_features,
+    as_shaped,
+    check_lengths,
+    check_number,
+    resolve_dtype,
+)
 
 __all__ = ["BaseRFM", "RoundState"]
-
-
-@dataclass(frozen=True)
-class RoundState:
-    """What a ``callback`` sees after each round: the predictor of round ``iteration`` and its scores.
-
-    ``M`` is None for the identity metric of round 0; ``agop`` is None after the last round.
-    """
-
-    iteration: int
-    M: torch.Tensor | None
-    coef: torch.Tensor
-    agop: torch.Tensor | None
-    train_score: float
-    val_score: float | None
-
-
-@dataclass
-class _Best:
-    iteration: int = -1
-    score: float = float("nan")
-    coef: torch.Tensor | None = None
-    M: torch.Tensor | None = None
-    agop: torch.Tensor | None = None
 
 
 class BaseRFM(ParamsMixin):
@@ -117,11 +109,18 @@ class BaseRFM(ParamsMixin):
 
     # -- fitting -------------------------------------------------------------------------------------
     def fit(self, X: object, y: object, X_val: object = None, y_val: object = None) -> "BaseRFM":
-        """Fit the RFM on (X, y); optional (X_val, y_val) drive model selection and early stopping."""
+        """Fit the RFM on (X, y); optional (X_val, y_val) drive model selection and early stopping.
+
+        Raises ``NonFiniteError`` (a ValueError) when round 0 overflows; a later round that overflows ends
+        the fit as a lower ``iters`` would, with a RuntimeWarning (see :mod:`musicrfm.agop.rfm`).
+        """
         scorer, maximize = self._scorer()
         Xt, Y, y_score = self._prepare(X, y)
         val = self._validation(X_val, y_val, Xt.shape[1])
-        best = self._run(Xt, Y, y_score, val, scorer, maximize)
+        rows = Xt if val is None else torch.cat([Xt, val[0]])
+        best, note = self._run(RoundInputs(Xt, Y, y_score, val, rows, scorer, maximize))
+        if note:
+            warnings.warn(note, RuntimeWarning, stacklevel=2)
         return self._install(Xt, best.coef, best.M, best.iteration, best.agop)
 
     @classmethod
@@ -163,10 +162,11 @@ class BaseRFM(ParamsMixin):
         if val_scores is not None:
             history["val"] = _round_scores(val_scores, best_iter)
         est._agop_rows = est._agop_subset(Xt.shape[0])
-        with torch.no_grad():
-            K, R = est.kernel_.pair(Xt, Xt, M)
-            history["train"].append(scorer(y_score, est._scores_for(K @ coef)))
-            agop = est._agop(Xt, coef, M, K.mul_(R))
+        try:
+            train, agop = est._score_state(Xt, coef, M, y_score, scorer)
+        except NonFiniteError as err:
+            raise est._explained(err, "from_state") from None
+        history["train"].append(train)
         est.history_, est.n_iter_ = history, best_iter
         return est._install(Xt, coef, M, best_iter, agop)
 
@@ -181,6 +181,14 @@ class BaseRFM(ParamsMixin):
         one_dim = c == 1 and np.ndim(coef) == 1
         coef = as_shaped(coef, "coef", (n,) if one_dim else (n, c), self.dtype_, self.device_)
         return M, coef.reshape(n, c)
+
+    @torch.no_grad()
+    def _score_state(self, X, coef, M, y_score, scorer) -> tuple[float, torch.Tensor]:
+        """Train score and AGOP of the predictor ``k(., X) @ coef`` under M, both checked for overflow."""
+        K, R = self.kernel_.pair(X, X, M)
+        pred = require_finite(K @ coef, "predictions", (("kernel matrix", K),))
+        agop = require_finite(self._agop(X, coef, M, K.mul_(R)), "AGOP")
+        return scorer(y_score, self._scores_for(pred)), agop
 
     def _prepare(self, X: object, y: object) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Check hyperparameters and training data; set the kernel, dtype, device and target encoding."""
@@ -211,49 +219,66 @@ class BaseRFM(ParamsMixin):
         return Xv, self._encode_targets(y_val, "y_val", fitting=False)[1]
 
     @torch.no_grad()
-    def _run(self, X, Y, y_score, val, scorer, maximize) -> _Best:
-        self.history_ = {"train": [], "val": []} if val is not None else {"train": []}
-        self._agop_rows = self._agop_subset(X.shape[0])
-        n, best, M = X.shape[0], _Best(), None
-        # Validation rows ride below the training rows: one distance computation per round gives the kernel
-        # for the solve, both scores and the AGOP's gradient weights.
-        rows = X if val is None else torch.cat([X, val[0]])
+    def _run(self, task: RoundInputs) -> tuple[KeptRound, str | None]:
+        """The rounds; returns the kept round and, when a round after the first overflowed, the warning."""
+        self.history_ = {"train": [], "val": []} if task.val is not None else {"train": []}
+        self._agop_rows = self._agop_subset(task.X.shape[0])
+        best, state, note = KeptRound(), None, None
         for t in range(self.iters + 1):
-            K, R = self.kernel_.pair(rows, X, M)
-            coef = solve_kernel_system(K[:n], Y, float(self.reg))
-            train, val_score = self._scores(K @ coef, n, y_score, val, scorer)
-            score = train if val is None else val_score
-            if val is None or _improves(score, best.score, maximize):
-                best = _Best(t, score, coef, M)
-            stop = val is not None and self.early_stopping and _worse(
-                score, best.score, maximize, self.early_stop_multiplier
-            )
-            go_on = not stop and t < self.iters
-            # The last round's AGOP is wanted only as agop_ of a best round; now it costs no distances.
-            agop = self._agop(X, coef, M, K[:n].mul_(R[:n])) if go_on or best.iteration == t else None
-            del K, R
-            if best.iteration == t:
-                best.agop = agop
-            self._notify(RoundState(t, M, coef, agop if go_on else None, train, val_score))
+            try:
+                M = None if state is None else require_finite(self._metric_from_agop(state.agop), "metric M")
+                state, best, go_on = self._round(task, t, M, best)
+            except NonFiniteError as err:
+                err = self._explained(err, "fit", f"in round {t}")
+                if t == 0:
+                    raise err from None
+                note = f"{err}; the fit keeps the best of rounds 0..{t - 1}, as iters={t - 1} would"
+                break
+            self._record(state)
             if not go_on:
                 break
-            M = self._metric_from_agop(agop)
-        self.n_iter_ = t
-        return best
+        self.n_iter_ = len(self.history_["train"]) - 1
+        return best, note
 
-    def _scores(self, pred, n, y_score, val, scorer) -> tuple[float, float | None]:
-        """Train and validation scores of predictions at the training rows, then the validation rows; both go
-        to ``history_``."""
-        train = scorer(y_score, self._scores_for(pred[:n]))
-        val_score = None if val is None else scorer(val[1], self._scores_for(pred[n:]))
-        self.history_["train"].append(train)
-        if val_score is not None:
-            self.history_["val"].append(val_score)
-        return train, val_score
+    def _round(
+        self, task: RoundInputs, t: int, M: torch.Tensor | None, best: KeptRound
+    ) -> tuple[RoundState, KeptRound, bool]:
+        """Round t under metric M: solve, score, and the AGOP if a next round or ``agop_`` needs it. Returns
+        the round, the best round so far and whether to go on; records nothing, so that a round that
+        overflows (NonFiniteError) leaves the fit as it was after round t - 1."""
+        n = task.X.shape[0]
+        K, R = self.kernel_.pair(task.rows, task.X, M)
+        coef = solve_kernel_system(K[:n], task.Y, float(self.reg))
+        # K or coef going non-finite always reaches the predictions, so they alone are checked; the (rows, c)
+        # reduction costs nothing next to the solve.
+        causes = (("kernel matrix", K), ("kernel ridge coefficients", coef))
+        pred = require_finite(K @ coef, "predictions", causes)
+        train = task.scorer(task.y_score, self._scores_for(pred[:n]))
+        val_score = None if task.val is None else task.scorer(task.val[1], self._scores_for(pred[n:]))
+        score = train if task.val is None else val_score
+        if task.val is None or improves(score, best.score, task.maximize):
+            best = KeptRound(t, score, coef, M)
+        stop = task.val is not None and self.early_stopping and worse(
+            score, best.score, task.maximize, self.early_stop_multiplier
+        )
+        go_on, agop = not stop and t < self.iters, None
+        # The last round's AGOP is wanted only as agop_ of a best round; now it costs no distances.
+        if go_on or best.iteration == t:
+            agop = require_finite(self._agop(task.X, coef, M, K[:n].mul_(R[:n])), "AGOP")
+            if best.iteration == t:
+                best.agop = agop
+        return RoundState(t, M, coef, agop if go_on else None, train, val_score), best, go_on
 
-    def _notify(self, state: RoundState) -> None:
+    def _record(self, state: RoundState) -> None:
+        """A finished round's scores go to ``history_``, the round to the callback."""
+        self.history_["train"].append(state.train_score)
+        if state.val_score is not None:
+            self.history_["val"].append(state.val_score)
         if self.callback is not None:
             self.callback(state)
+
+    def _explained(self, err: NonFiniteError, method: str, detail: str = "") -> NonFiniteError:
+        return err.explained(f"{type(self).__name__}.{method}", self.dtype_, detail)
 
     def _agop(
         self, X: torch.Tensor, coef: torch.Tensor, M: torch.Tensor | None, weights: torch.Tensor | None = None
@@ -310,10 +335,17 @@ class BaseRFM(ParamsMixin):
         return SCORERS[name]
 
     # -- prediction helpers --------------------------------------------------------------------------
-    def _raw(self, X: object) -> torch.Tensor:
+    def _raw(self, X: object, method: str) -> torch.Tensor:
+        """Predictor outputs at X for ``method``, refused when they overflow (X on another scale than the
+        training features, say): finite fitted state and finite X never give NaN predictions."""
         self._check_fitted()
         Xt = as_features(X, "X", self.dtype_, self.device_, n_features=self.n_features_in_)
-        return self.raw_predict(Xt)
+        out = self.raw_predict(Xt)
+        if all_finite(out):
+            return out
+        # Failure path only: the kernel is recomputed to tell its overflow from that of the sum over centres.
+        cause = "predictions" if all_finite(self.kernel_.matrix(Xt, self.X_fit_, self.M_)) else "kernel matrix"
+        raise self._explained(NonFiniteError(cause), method, "between X and the training points")
 
     def raw_predict(self, Z: torch.Tensor) -> torch.Tensor:
         """The kernel predictor ``f(Z) = k(Z, X_fit) @ coef``, (n, c), differentiable in Z (torch in, torch out)."""
@@ -331,10 +363,14 @@ class BaseRFM(ParamsMixin):
         rows = self._agop_rows if X is None else None
         Z = Z if rows is None else Z[rows]
         centered = self.center_grads if centered is None else centered
-        return self.kernel_.agop(
+        out = self.kernel_.agop(
             self.X_fit_, Z, self.coef_, self.M_, centered=centered, diag=diag, per_output=per_output,
             batch_size=self.batch_size,
         )
+        try:
+            return require_finite(out, "AGOP")
+        except NonFiniteError as err:
+            raise self._explained(err, "agop", "at X") from None
 
 
 def _round_scores(values: object, best_iter: int) -> list[float]:
@@ -344,16 +380,6 @@ def _round_scores(values: object, best_iter: int) -> list[float]:
         raise ValueError(f"val_scores must hold one score per round 0..best_iter ({best_iter + 1}), "
                          f"got shape {tuple(arr.shape)}")
     return [float(v) for v in arr]
-
-
-def _improves(score: float, best: float, maximize: bool) -> bool:
-    if best != best:  # no best yet
-        return True
-    return score > best if maximize else score < best
-
-
-def _worse(score: float, best: float, maximize: bool, factor: float) -> bool:
-    return score < best / factor if maximize else score > best * factor
 
 
 def as_output(t: torch.Tensor, like: object) -> np.ndarray | torch.Tensor:

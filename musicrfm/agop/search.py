@@ -34,11 +34,19 @@ import numpy as np
 import torch
 
 from .estimators import RFMClassifier, RFMRegressor
+from .finite import NonFiniteError
 from .metrics import accuracy, mse, roc_auc
 from .params import ParamsMixin
 from .search_math import DEFAULT_RTOL, SearchData, Trajectory
 from .validation import (
-    as_array, as_features, as_labels, as_targets, check_lengths, check_number, as_device, resolve_dtype,
+    as_array,
+    as_device,
+    as_features,
+    as_labels,
+    as_targets,
+    check_lengths,
+    check_number,
+    resolve_dtype,
 )
 
 __all__ = ["ConfigResult", "RFMSearch", "SearchConfig", "sample_configs"]
@@ -99,6 +107,11 @@ class RFMSearch(ParamsMixin):
     RFMRegressor, with ``iters`` set to the best round), ``best_score_`` (validation AUC, accuracy or
     MSE) and ``best_estimator_`` (a fitted RFMClassifier or RFMRegressor holding the selected M and
     coefficients; its ``history_`` lists the searched validation scores, train scores are NaN).
+
+    Overflow raises ``NonFiniteError`` (a ValueError naming the quantity and the remedy) when the data's
+    distances overflow, when any configuration's round 0 does, or when the AGOP of the selected round does;
+    a configuration whose later round overflows stops there with its best round so far (``early_stopped``
+    in its result), as vanishing gradients do.
     """
 
     def __init__(
@@ -134,7 +147,10 @@ class RFMSearch(ParamsMixin):
         check_lengths(Xt, y, "X and y")
         check_lengths(Xv, y_val, "X_val and y_val")
         Y, Yv = self._encode(y, y_val, dtype, device)
-        data = SearchData.build(Xt, Y, Xv, Yv)
+        try:
+            data = SearchData.build(Xt, Y, Xv, Yv)
+        except NonFiniteError as err:
+            raise err.explained("RFMSearch.fit", dtype) from None
         self.configs_ = sample_configs(self.n_configs, self.random_state)
         runs = [Trajectory.start(data, **vars(c)) for c in self.configs_]
         self._halve(runs, data, rungs)
@@ -143,7 +159,11 @@ class RFMSearch(ParamsMixin):
         best = runs[self.best_index_]
         self.best_score_ = self.results_[self.best_index_].best_score
         self.best_params_ = {**vars(self.configs_[self.best_index_]), "iters": best.best}
-        self.best_estimator_ = self._assemble(X, y, best)
+        try:
+            self.best_estimator_ = self._assemble(X, y, best)
+        except NonFiniteError as err:  # the selected round's own AGOP, which the search never needed
+            detail = f"in the selected round (round {best.best} of configuration {self.best_index_})"
+            raise err.explained("RFMSearch.fit", dtype, detail) from None
         return self
 
     def _check_params(self) -> list[tuple[int, float]]:
@@ -207,8 +227,13 @@ class RFMSearch(ParamsMixin):
             keep = max(1, math.ceil(frac * len(runs)))
             alive = sorted(alive, key=lambda i: (-runs[i].best_score, i))[:keep]
             for i in alive:
-                runs[i].advance(data, self._score, rounds=rounds, early_stop_multiplier=self.early_stop_multiplier,
-                                rtol=self.rtol, sketch_rank=self.sketch_rank)
+                try:
+                    runs[i].advance(data, self._score, rounds=rounds, early_stop_multiplier=self.early_stop_multiplier,
+                                    rtol=self.rtol, sketch_rank=self.sketch_rank)
+                except NonFiniteError as err:  # only round 0 raises; later rounds stop their run instead
+                    cfg = self.configs_[i]
+                    detail = f"in round 0 of configuration {i} (reg={cfg.reg:.3g}, bandwidth={cfg.bandwidth:.3g})"
+                    raise err.explained("RFMSearch.fit", data.X.dtype, detail) from None
             alive = [i for i in alive if not runs[i].stopped]
             if not alive:
                 break

@@ -16,6 +16,10 @@ Compression moves squared distances by at most ``rtol * max_eig * ||x - z||^2`` 
 against plain fits). The one deliberate approximation is opt-in: ``sketch_rank`` cuts round 0's AGOP
 to its top directions (see :func:`next_factor`).
 
+Overflow (see :mod:`musicrfm.agop.finite`) is checked with one reduction per quantity: the shared
+distances once, then each round's validation predictions and gradients. A round after the first that
+overflows ends its run with the best round so far, as vanishing gradients do; round 0 raises.
+
 >>> import torch
 >>> X = torch.randn(60, 8, dtype=torch.float64); Y = (X[:, :1] > 0).double()
 >>> data = SearchData.build(X, Y, X[:20], Y[:20])
@@ -32,6 +36,7 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .finite import NonFiniteError, require_finite
 from .kernels import Kernel, sq_distances
 from .solve import cholesky_solve, solve_kernel_system
 
@@ -65,11 +70,15 @@ class SearchData:
 
     @classmethod
     def build(cls, X: torch.Tensor, Y: torch.Tensor, X_val: torch.Tensor, Y_val: torch.Tensor) -> "SearchData":
-        """Centre both sets by the training mean and precompute the identity-metric distances."""
+        """Centre both sets by the training mean and precompute the identity-metric distances (raises
+        NonFiniteError when they overflow: no configuration could use them)."""
         mean = X.mean(0, keepdim=True)
         Xc, Xv = X - mean, X_val - mean
         d2, near = sq_distances(Xc, Xc, with_mask=True)
-        return cls(Xc, Y, Xv, Y_val, log_sq(d2), near, log_sq(sq_distances(Xv, Xc)))
+        d2_val = sq_distances(Xv, Xc)
+        for t in (d2, d2_val):
+            require_finite(t, "squared distances")
+        return cls(Xc, Y, Xv, Y_val, log_sq(d2), near, log_sq(d2_val))
 
 
 @dataclass(frozen=True, eq=False)
@@ -140,33 +149,48 @@ class Trajectory:
         :func:`next_factor`).
 
         ``score(Y_val, predictions)`` must be higher-is-better. Early stopping follows xrfm: stop once a
-        round scores below ``best / multiplier`` (above ``best * multiplier`` for negative scores).
+        round scores below ``best / multiplier`` (above ``best * multiplier`` for negative scores). A later
+        round that overflows stops the run unrecorded; round 0's NonFiniteError propagates.
         """
         # Kernel quantities of the last solved round feed the next AGOP; they are rebuilt after a pause
         # rather than kept, so that paused runs hold no n x n buffers.
         last = None
         while self.rounds < rounds and not self.stopped:
-            if self.coef is not None:
-                last = last or KernelRound.build(data, self.kernel, self.F)
-                self.F = next_factor(self.kernel, last, self.F, self.coef, self.center_grads, rtol, sketch_rank)
-                if self.F.shape[0] == 0:
-                    # The predictor's gradients vanished (e.g. constant features): M = 0 makes all points alike,
-                    # so no later round can score better; the best round so far stands.
-                    self.stopped = True
-                    break
-            last = self._solve_and_score(data, score)
+            try:
+                F = self.F
+                if self.coef is not None:
+                    last = last or KernelRound.build(data, self.kernel, self.F)
+                    F = next_factor(self.kernel, last, self.F, self.coef, self.center_grads, rtol, sketch_rank)
+                    if F.shape[0] == 0:
+                        # The predictor's gradients vanished (e.g. constant features): M = 0 makes all points
+                        # alike, so no later round can score better; the best round so far stands.
+                        self.stopped = True
+                        break
+                last = self._solve_and_score(data, score, F)
+            except NonFiniteError:
+                if self.rounds == 0:
+                    raise
+                # Like vanishing gradients: the rounds already scored stand, as a lower max_iters gives them.
+                self.stopped = True
+                break
             self.stopped = _worse(self.scores[-1], self.best_score, early_stop_multiplier)
         return self
 
-    def _solve_and_score(self, data: SearchData, score: Callable[[torch.Tensor, torch.Tensor], float]) -> KernelRound:
-        rnd = KernelRound.build(data, self.kernel, self.F)
-        if self.F is None:
+    def _solve_and_score(
+        self, data: SearchData, score: Callable[[torch.Tensor, torch.Tensor], float], F: torch.Tensor | None
+    ) -> KernelRound:
+        """Solve and score the round under factor F; it is recorded only once nothing has overflowed."""
+        rnd = KernelRound.build(data, self.kernel, F)
+        if F is None:
             K_val = laplace_values(self.kernel, data.log_d2_val)
         else:
-            K_val = laplace_values(self.kernel, log_sq(sq_distances(data.X_val @ self.F.T, rnd.Z)))
-        coef = ridge_solve(rnd.K, data.Y, self.reg)
-        self.scores.append(score(data.Y_val, K_val @ coef))
-        self.ranks.append(0 if self.F is None else self.F.shape[0])
+            K_val = laplace_values(self.kernel, log_sq(sq_distances(data.X_val @ F.T, rnd.Z)))
+        coef = ridge_solve(rnd.K, data.Y, self.reg)  # a non-finite rnd.K raises there
+        causes = (("kernel matrix", K_val), ("kernel ridge coefficients", coef))
+        pred = require_finite(K_val @ coef, "predictions", causes)
+        self.F = F
+        self.scores.append(score(data.Y_val, pred))
+        self.ranks.append(0 if F is None else F.shape[0])
         self.coef = coef
         if self.best < 0 or self.scores[-1] > self.best_score:
             self.best, self.best_coef, self.best_F = self.rounds - 1, coef, self.F
@@ -248,11 +272,15 @@ def next_factor(
         factor = rows
     elif F.shape[0] < min(rows.shape[0], F.shape[1]):
         # Small rank: the r x r Gram of the gradients carries everything; eigh it instead of forming rows @ F.
-        factor = _eigen_factor(rows.T @ rows, F, rtol)
+        # Checked first: eigh fails on an overflowed Gram with LinAlgError.
+        factor = _eigen_factor(require_finite(rows.T @ rows, "AGOP"), F, rtol)
     else:
         factor = rows @ F
-    # max(AGOP) is its largest diagonal entry (AGOP is PSD), i.e. the largest squared column norm.
-    factor = factor / factor.square().sum(0).max().sqrt().clamp(min=torch.finfo(factor.dtype).tiny)
+    # max(AGOP) is its largest diagonal entry (AGOP is PSD), i.e. the largest squared column norm. Checking
+    # them catches non-finite gradients, and finite ones whose squares overflow (a zero factor would pass for
+    # vanishing gradients).
+    top = require_finite(factor.square().sum(0), "AGOP").max()
+    factor = factor / top.sqrt().clamp(min=torch.finfo(factor.dtype).tiny)
     n_rows, d = factor.shape
     if n_rows > d and (d <= MAX_SKETCH_RANK or n_rows > 2 * d):
         # Few features, or many outputs: the exact eigen-factor of the d x d metric is short and cheap.

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 
+from .finite import NonFiniteError
 from .validation import all_finite
 
 __all__ = ["cholesky_solve", "solve_kernel_system", "matrix_power"]
@@ -22,7 +23,8 @@ def solve_kernel_system(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.T
     then redone in float64 (about 1.5 times a float32 factorisation, a tenth of an eigendecomposition).
     When that fails too (a singular or indefinite system, e.g. ``reg=0`` with duplicate points), the
     minimum-norm solution from ``eigh`` in K's dtype discards directions whose eigenvalue is at round-off
-    level instead of amplifying them.
+    level instead of amplifying them. A non-finite K (e.g. from overflowing distances) fails both
+    factorisations and raises :class:`~musicrfm.agop.finite.NonFiniteError` instead of reaching ``eigh``.
     """
     coef = cholesky_solve(K, Y, reg)
     if coef is None and K.dtype != torch.float64:
@@ -31,6 +33,8 @@ def solve_kernel_system(K: torch.Tensor, Y: torch.Tensor, reg: float) -> torch.T
         return coef.to(K.dtype)
     A = K.clone()
     A.diagonal().add_(reg)
+    if not all_finite(A):  # checked only here: Cholesky already failed, and eigh would raise LinAlgError
+        raise NonFiniteError("kernel matrix")
     return _eigh_solve(A, Y)
 
 

@@ -60,10 +60,16 @@ def all_finite(t: torch.Tensor) -> bool:
     return math.isfinite(float(t.sum())) or bool(torch.isfinite(t).all())
 
 
-def _check_finite(t: torch.Tensor, name: str) -> torch.Tensor:
-    if not all_finite(t):
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return t
+def _finite_tensor(arr: np.ndarray | torch.Tensor, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """``arr`` in ``dtype`` on ``device``, refused unless every entry is finite there."""
+    t = _to_tensor(arr, dtype, device)
+    if all_finite(t):
+        return t
+    # Failure path only: finite values that the cast made infinite call for another remedy than NaNs do.
+    if all_finite(arr) if isinstance(arr, torch.Tensor) else bool(np.isfinite(arr).all()):
+        raise ValueError(f"{name} has values beyond the range of {str(dtype).removeprefix('torch.')}; "
+                         "standardise it (e.g. sklearn StandardScaler) or use dtype='float64'")
+    raise ValueError(f"{name} contains NaN or infinite values")
 
 
 def as_features(
@@ -78,7 +84,7 @@ def as_features(
         raise ValueError(f"{name} must have at least one sample and one feature, got shape {(n, d)}")
     if n_features is not None and d != n_features:
         raise ValueError(f"{name} has {d} features but the model was fitted with {n_features}")
-    return _check_finite(_to_tensor(arr, dtype, device), name)
+    return _finite_tensor(arr, name, dtype, device)
 
 
 def as_shaped(
@@ -92,7 +98,7 @@ def as_shaped(
     arr = as_array(values, name)
     if tuple(arr.shape) != tuple(shape):
         raise ValueError(f"{name} must have shape {tuple(shape)}, got {tuple(arr.shape)}")
-    return _check_finite(_to_tensor(arr, dtype, device), name)
+    return _finite_tensor(arr, name, dtype, device)
 
 
 def as_targets(y: object, name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
@@ -100,7 +106,7 @@ def as_targets(y: object, name: str, dtype: torch.dtype, device: torch.device) -
     arr = as_array(y, name)
     if arr.ndim not in (1, 2) or arr.shape[0] == 0:
         raise ValueError(f"{name} must be a non-empty 1-D or 2-D array, got shape {tuple(arr.shape)}")
-    t = _check_finite(_to_tensor(arr, dtype, device), name)
+    t = _finite_tensor(arr, name, dtype, device)
     return t[:, None] if t.dim() == 1 else t
 
 
