@@ -2,6 +2,8 @@
 
 import importlib.util
 import json
+import subprocess
+import sys
 
 import pytest
 import yaml
@@ -53,14 +55,17 @@ def test_top_level_help_documents_exit_codes(capsys):
     assert "exit codes: 0 ok, 1 runtime failure, 2 usage or validation error, 130 interrupted" in capsys.readouterr().out
 
 
-def test_delegated_commands_appear_only_when_their_module_exists(capsys):
+def test_delegated_commands_appear_only_when_their_extra_is_installed(capsys, monkeypatch):
     choices = build_parser()._subparsers._group_actions[0].choices
-    assert ("demo" in choices) == (importlib.util.find_spec("musicrfm.toy.demo") is not None)
-    assert ("app" in choices) == (importlib.util.find_spec("musicrfm.app.launch") is not None)
+    assert ("demo" in choices) == (importlib.util.find_spec("matplotlib") is not None)
+    assert ("app" in choices) == (importlib.util.find_spec("gradio") is not None)
     if "app" in choices:  # options after the command reach the app's own parser untouched
         with pytest.raises(SystemExit) as exit_info:
             main(["--quiet", "app", "--port", "0"])
         assert exit_info.value.code == 2 and "--port must lie in 1..65535" in capsys.readouterr().err
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None if name == "gradio" else real_find_spec(name))
+    assert "app" not in build_parser()._subparsers._group_actions[0].choices
 
 
 def test_probe_list_and_show(setup, capsys):
@@ -183,3 +188,11 @@ class _no_exit:
 
     def __exit__(self, *exc):
         return False
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["render", "--help"], ["probe", "train", "--help"]])
+def test_help_and_version_answer_without_loading_torch(argv):
+    code = ("import sys\nfrom musicrfm.cli.main import main\ntry:\n    main(%r)\nexcept SystemExit as e:\n"
+            "    assert e.code == 0\nprint('torch' in sys.modules, 'transformers' in sys.modules)" % argv)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip().splitlines()[-1] == "False False"

@@ -5,14 +5,29 @@ from __future__ import annotations
 import json
 import shutil
 
+import httpx
 import pytest
 import torch
 from tokenizers import Tokenizer, models, pre_tokenizers
-from transformers import MusicgenForConditionalGeneration, PreTrainedTokenizerFast, T5Config
+from transformers import (
+    MusicgenForConditionalGeneration,
+    PreTrainedTokenizerFast,
+    T5Config,
+)
 
-from musicrfm.models.backend import MusicGen, load_musicgen, resolve_device, resolve_dtype
+from musicrfm.models import hub
+from musicrfm.models.backend import (
+    MusicGen,
+    load_musicgen,
+    resolve_device,
+    resolve_dtype,
+)
+from musicrfm.models.random_weights import (
+    tiny_musicgen,
+    tiny_musicgen_config,
+    tiny_musicgen_melody,
+)
 from musicrfm.models.text import HashingTokenizer, PretrainedTokenizer
-from musicrfm.models.random_weights import tiny_musicgen, tiny_musicgen_config, tiny_musicgen_melody
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +140,33 @@ def test_hub_id_offline_gives_one_clear_line():
     with pytest.raises(OSError) as info:
         load_musicgen("facebook/musicgen-small", device="cpu", local_files_only=True)
     assert str(info.value) == "model 'facebook/musicgen-small' is not available offline; pass a local folder"
+
+
+@pytest.mark.parametrize("cached", [False, True])
+def test_an_unreachable_hub_fails_at_once_or_falls_back_to_the_cache(monkeypatch, cached):
+    """No network here: the Hub's metadata request is replaced by one that fails as a dead network does."""
+    calls = []
+
+    def unreachable(self, repo_id, timeout=None):
+        calls.append((repo_id, timeout))
+        raise httpx.ConnectError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(hub.HfApi, "model_info", unreachable)
+    monkeypatch.setattr(hub, "try_to_load_from_cache", lambda repo, name: "/cache/config.json" if cached else None)
+    monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", False)
+    if cached:
+        assert hub.cache_only("facebook/musicgen-small", local_files_only=False) is True
+    else:
+        with pytest.raises(OSError, match="not in the local cache and the Hugging Face Hub cannot be reached"):
+            load_musicgen("facebook/musicgen-small", device="cpu")
+    assert calls == [("facebook/musicgen-small", hub.PROBE_TIMEOUT_S)]
+
+
+def test_offline_mode_asks_nothing_of_the_hub(monkeypatch):
+    monkeypatch.setattr(hub.constants, "HF_HUB_OFFLINE", True)
+    monkeypatch.setattr(hub.HfApi, "model_info", lambda *a, **k: pytest.fail("the Hub was asked"))
+    with pytest.raises(OSError, match="is not available offline"):
+        load_musicgen("facebook/musicgen-small", device="cpu")
 
 
 def test_incomplete_folder_is_reported(tmp_path, tiny_folder):

@@ -14,47 +14,6 @@ from musicrfm.jobs.plans import load_probe
 from musicrfm.models import read_audio
 from musicrfm.probes.detect import detect_concept
 
-EVALUATE_EPILOG = """examples:
-  musicrfm evaluate renders/ramp                    # what each item's terms aimed for (from the manifest)
-  musicrfm evaluate renders/grid --target note:C    # one target for every item
-  musicrfm evaluate renders/grid --target chord:minor --clap models/clap
-  musicrfm evaluate renders/ceg --transcribe        # add basic-pitch transcription measures
-Targets: note:<pitch class>, chord:<quality or chord>, tempo, or a bare pitch class / chord name.
-Writes summary.md, summary.csv and plots to --report: accuracy vs strength, and for every item whose term
-follows a concept sequence, a chromagram with the segments' spans and their accuracy (<id>_<label>_segments.png).
---transcribe needs basic-pitch (ONNX); it adds the transcribed notes' share at the target note, or whether
-their prominent pitch classes form the target chord, per item or per segment."""
-DETECT_EPILOG = """examples:
-  musicrfm detect song.wav --probe notes --model toy                 # every class of a multiclass probe
-  musicrfm detect song.wav --probe note_C --window 2 --hop 0.5 --plot c.png
-Each window is encoded with the model's codec, its residual stream is captured at the probe's layers and
-pooled as in training, and projected on the probe's directions; the score is the mean over layers weighted
-by the probe's validation scores. Compare scores over time or between classes, not with a fixed threshold."""
-
-
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `evaluate` and `detect`."""
-    raw = argparse.RawDescriptionHelpFormatter
-    ev = commands.add_parser("evaluate", help="measure a render folder against its steering targets",
-                             parents=[common], epilog=EVALUATE_EPILOG, formatter_class=raw)
-    ev.add_argument("folder", type=Path, help="a folder written by `musicrfm render`")
-    ev.add_argument("--target", help="measure this target instead of each item's own")
-    ev.add_argument("--clap", type=Path, metavar="FOLDER", help="local CLAP model: also score text adherence")
-    ev.add_argument("--transcribe", action="store_true", help="also score basic-pitch transcriptions of the audio")
-    ev.add_argument("--report", type=Path, help="where tables and plots go (default FOLDER/evaluation)")
-    ev.set_defaults(run=run_evaluate)
-    det = commands.add_parser("detect", help="score a probe's concept over time in any audio file", parents=[common],
-                              epilog=DETECT_EPILOG, formatter_class=raw)
-    det.add_argument("audio", type=Path, help=".wav or .flac file")
-    det.add_argument("--probe", required=True, help="library name or bundle folder")
-    det.add_argument("--target", help="one class of a multiclass probe (default: all classes)")
-    det.add_argument("--model", default="toy", help="the model the probe was trained on (default toy)")
-    det.add_argument("--window", type=float, default=2.0, help="window length in seconds (default 2)")
-    det.add_argument("--hop", type=float, default=1.0, help="hop between windows in seconds (default 1)")
-    det.add_argument("--plot", type=Path, help="also plot the scores over time (.png, .svg or .pdf)")
-    det.set_defaults(run=run_detect)
-
-
 def run_evaluate(args: argparse.Namespace, ctx: Context) -> int:
     if args.target is not None:
         try:

@@ -1,87 +1,23 @@
 """The `musicrfm` command line: one entry point, one subcommand per task.
 
->>> args = build_parser().parse_args(["render", "jobs.yaml", "--out", "renders", "--shard", "2/4", "--json"])
->>> args.command, args.shard, args.json
-('render', '2/4', True)
+The parser (`musicrfm.cli.parsers`) is light; the module that runs a command (and with it torch and
+transformers) is imported only once its command line has parsed, so `--help` and `--version` are instant.
+
+>>> build_parser().parse_args(["probe", "list"]).run   # what main imports and calls once parsing is done
+'musicrfm.cli.probe_commands:run_probe_list'
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import importlib.util
+import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
+from collections.abc import Callable, Sequence
 
-from transformers.utils import logging as hf_logging
+from musicrfm.cli.parsers import DELEGATES, EXIT_FAILURE, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, build_parser
 
-from musicrfm import __version__
-from musicrfm.cli import evaluate_commands, probe_commands, render_commands
-from musicrfm.cli.common import Context, UsageError
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-EPILOG = """\
-examples:
-  musicrfm dataset make notes --out data/notes --n-per-class 20
-  musicrfm probe train --model toy --dataset data/notes --name notes
-  musicrfm probe list
-  musicrfm generate "calm piano" --model toy --probe notes --target C --strength 0.6 --out c.wav
-  musicrfm render schedules/ramp_in.yaml --out renders/ramp
-  musicrfm render jobs.yaml --out renders/grid --shard 2/4        # the second of four processes
-  musicrfm evaluate renders/ramp
-  musicrfm detect song.wav --probe notes --target C --model toy
-
-Models: "toy" (the embedded offline model), a hub id such as facebook/musicgen-small, or a local folder.
-Probes live in a library folder: --probes DIR, else $MUSICRFM_PROBES, else ~/.local/share/musicrfm/probes.
-
-exit codes: 0 ok, 1 runtime failure, 2 usage or validation error, 130 interrupted.
-"""
-# Commands owned by other parts of musicrfm; offered only where their module is installed.
-DELEGATES = {
-    "demo": ("musicrfm.toy.demo", "main", "offline end-to-end demo on the toy model (trains, steers, measures)"),
-    "app": ("musicrfm.app.launch", "main", "the Gradio app: steered generation, probe training, the AGOP lab"),
-}
-
-
-class _Parser(argparse.ArgumentParser):
-    """Usage errors as one line on stderr, exit code 2."""
-
-    def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(EXIT_USAGE, f"musicrfm: error: {message} (see '{self.prog} --help')\n")
-
-
-def _globals(parser: argparse.ArgumentParser, suppress: bool) -> None:
-    # On subcommands the defaults are suppressed so `musicrfm --json probe list` and
-    # `musicrfm probe list --json` both work without the later one resetting the earlier.
-    default = (lambda value: argparse.SUPPRESS) if suppress else (lambda value: value)
-    group = parser.add_argument_group("global options")
-    group.add_argument("--device", default=default("auto"), help="cpu, cuda, cuda:1, mps or auto (default)")
-    group.add_argument("--seed", type=int, default=default(None), help="random seed (overrides a job's seeds)")
-    group.add_argument("--probes", type=Path, default=default(None), metavar="DIR", help="probe library folder")
-    group.add_argument("--quiet", action="store_true", default=default(False), help="no progress bars or notes")
-    group.add_argument("--json", action="store_true", default=default(False), help="machine-readable output")
-    group.add_argument("--debug", action="store_true", default=default(False), help="show tracebacks on errors")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The full parser, with every subcommand registered."""
-    parser = _Parser(prog="musicrfm", description="Steer MusicGen with RFM concept directions.", epilog=EPILOG,
-                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--version", action="version", version=f"musicrfm {__version__}")
-    _globals(parser, suppress=False)
-    common = _Parser(add_help=False)
-    _globals(common, suppress=True)
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    commands.required = True
-    for module in (probe_commands, render_commands, evaluate_commands):
-        module.register(commands, common)
-    for name, (module, function, summary) in DELEGATES.items():
-        if _installed(module):
-            sub = commands.add_parser(name, help=summary, description=f"{summary}; every option after '{name}' "
-                                      f"goes to {module}.{function} ('musicrfm {name} --help' shows them)")
-            sub.set_defaults(run=_delegate(module, function), args=[])
-    return parser
+__all__ = ["build_parser", "main"]
 
 
 def _split_delegated(argv: list[str], parser: argparse.ArgumentParser) -> tuple[list[str], list[str] | None]:
@@ -98,17 +34,19 @@ def _split_delegated(argv: list[str], parser: argparse.ArgumentParser) -> tuple[
     return argv, None
 
 
-def _installed(module: str) -> bool:
-    try:
-        return importlib.util.find_spec(module) is not None
-    except ModuleNotFoundError:
-        return False
+def _resolve(target: str) -> Callable:
+    """The function a "module:function" string names, importing its module now (the CLI's lazy loading)."""
+    module, _, function = target.partition(":")
+    return getattr(importlib.import_module(module), function)
 
 
-def _delegate(module: str, function: str):
-    def run(args: argparse.Namespace, ctx: Context) -> int:
-        return getattr(importlib.import_module(module), function)(list(args.args)) or EXIT_OK
-    return run
+def _run(args: argparse.Namespace) -> int:
+    if getattr(args, "delegated", False):
+        return _resolve(args.run)(list(args.args)) or EXIT_OK
+    context = _resolve("musicrfm.cli.common:Context")
+    ctx = context(device=args.device, seed=args.seed, quiet=args.quiet, json=args.json, debug=args.debug,
+                  probes=args.probes)
+    return _resolve(args.run)(args, ctx) or EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,29 +57,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(ours)
     if passed is not None:
         args.args = passed
-    ctx = Context(device=args.device, seed=args.seed, quiet=args.quiet, json=args.json, debug=args.debug,
-                  probes=args.probes)
-    if ctx.quiet or ctx.json:
+    if args.quiet or args.json:
         _silence_libraries()
     try:
-        return args.run(args, ctx) or EXIT_OK
+        return _run(args)
     except KeyboardInterrupt:
         print("musicrfm: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
-    except (UsageError, ValueError, TypeError) as error:
-        return _fail(error, EXIT_USAGE, ctx)
+    except (ValueError, TypeError) as error:  # the CLI's UsageError is a ValueError
+        return _fail(error, EXIT_USAGE, args.debug)
     except Exception as error:  # noqa: BLE001 - the last line of defence: one line, not a traceback
-        return _fail(error, EXIT_FAILURE, ctx)
+        return _fail(error, EXIT_FAILURE, args.debug)
 
 
 def _silence_libraries() -> None:
     # transformers' weight-loading bars and config warnings would break "one line on stderr" and --json.
-    hf_logging.set_verbosity_error()
-    hf_logging.disable_progress_bar()
+    # transformers reads these when first imported (by the command's module, after this); where it is
+    # already loaded (main called from Python), its logging module is told directly.
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    loaded = sys.modules.get("transformers.utils.logging")
+    if loaded is not None:
+        loaded.set_verbosity_error()
+        loaded.disable_progress_bar()
 
 
-def _fail(error: Exception, code: int, ctx: Context) -> int:
-    if ctx.debug:
+def _fail(error: Exception, code: int, debug: bool) -> int:
+    if debug:
         raise error
     kind = "" if code == EXIT_USAGE else f"{type(error).__name__}: "
     message = " ".join(str(error).split()) or type(error).__name__

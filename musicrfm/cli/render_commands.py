@@ -13,54 +13,6 @@ from musicrfm.jobs import render_job, shard
 from musicrfm.jobs.io import parse_yaml
 from musicrfm.models import write_audio
 
-GENERATE_EPILOG = """examples:
-  musicrfm generate "calm piano" --model toy --out plain.wav
-  musicrfm generate "calm piano" --model toy --probe notes --target C --strength 0.6 --out c.wav
-  musicrfm generate "lofi beat" --probe tempo --strength -0.3 --schedule swell.yaml --layers top_k:8 --out slow.wav
---schedule takes a schedule file or inline YAML such as "{kind: linear_ramp, start: 0, end: 4}"
-(see schedules/README.md). Several concepts at once, grids and sequences: use a job file with `render`."""
-RENDER_EPILOG = """examples:
-  musicrfm render schedules/ramp_in.yaml --out renders/ramp
-  musicrfm render jobs.yaml --out renders/grid --dry-run           # validate and list the items only
-  musicrfm render jobs.yaml --out renders/grid --shard 1/2 &        # two processes, one folder
-  musicrfm render jobs.yaml --out renders/grid --shard 2/2
-Rerunning the same command resumes: items with a manifest line and an audio file are skipped. Killing a
-render never leaves a truncated file. On the toy model, probes named notes, chords or tempo that the library
-lacks are trained once (cached) on first use. The job format is described in schedules/README.md ("Job files")."""
-
-
-def register(commands: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
-    """Add `generate` and `render`."""
-    raw = argparse.RawDescriptionHelpFormatter
-    gen = commands.add_parser("generate", help="generate one clip, optionally steered by one probe", parents=[common],
-                              epilog=GENERATE_EPILOG, formatter_class=raw)
-    gen.add_argument("prompt", help="text prompt ('' for none)")
-    gen.add_argument("--out", type=Path, required=True, help="output .wav or .flac file")
-    gen.add_argument("--model", default="toy", help="toy (default), a hub id or a local folder")
-    gen.add_argument("--duration", type=float, default=4.0, help="seconds (default 4)")
-    gen.add_argument("--top-k", type=int, default=250, help="top-k sampling (default 250)")
-    gen.add_argument("--temperature", type=float, default=1.0, help="sampling temperature (default 1.0)")
-    gen.add_argument("--guidance", type=float, default=3.0, help="classifier-free guidance scale (default 3)")
-    steer = gen.add_argument_group("steering (optional)")
-    steer.add_argument("--probe", help="library name or bundle folder")
-    steer.add_argument("--target", help="class of a multiclass probe (e.g. C)")
-    steer.add_argument("--strength", type=float, default=0.5, help="injection strength (default 0.5)")
-    steer.add_argument("--layers", default="all", help="all, exponential, top_k:K or a comma list of layers")
-    steer.add_argument("--schedule", help="schedule file or inline YAML (default: constant 1)")
-    steer.add_argument("--gate-p", type=float, default=1.0, help="per-step injection probability (default 1)")
-    steer.add_argument("--cfg-target", default="both", choices=("both", "cond", "uncond"), help="CFG rows to steer")
-    gen.set_defaults(run=run_generate)
-
-    render = commands.add_parser("render", help="render a job file (grid, schedules) resumably", parents=[common],
-                                 epilog=RENDER_EPILOG, formatter_class=raw)
-    render.add_argument("job", type=Path, help="job file (.yaml, .yml or .json)")
-    render.add_argument("--out", type=Path, required=True, help="output folder (audio/ and manifest*.jsonl)")
-    render.add_argument("--model", help="override the job's model")
-    render.add_argument("--shard", default="1/1", help="render only shard i of n, e.g. 2/4 (default 1/1)")
-    render.add_argument("--dry-run", action="store_true", help="validate and list the items without rendering")
-    render.set_defaults(run=run_render)
-
-
 def _layers(text: str) -> Any:
     if text in ("all", "exponential"):
         return text

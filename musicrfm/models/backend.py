@@ -25,7 +25,13 @@ from transformers import (
     MusicgenMelodyForConditionalGeneration,
 )
 
-from musicrfm.models.text import HashingTokenizer, PretrainedTokenizer, tokenizer_is_empty
+from musicrfm.models.hub import cache_only
+from musicrfm.models.text import (
+    HashingTokenizer,
+    PretrainedTokenizer,
+    tokenizer_is_empty,
+)
+
 # Importing the toy package also registers its codec with transformers, so saved toy folders load.
 from musicrfm.models.toy import toy_folder
 
@@ -182,6 +188,8 @@ def load_musicgen(
         # So small a model decodes faster on the CPU than it can launch GPU kernels.
         device = "cpu" if device == "auto" else device
     source = _resolve_source(name_or_path)
+    if not Path(source).is_dir():
+        local_files_only = cache_only(source, local_files_only=local_files_only)
     torch_device = resolve_device(device)
     torch_dtype = resolve_dtype(dtype, torch_device)
     config = _load_config(source, local_files_only)
