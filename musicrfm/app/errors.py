@@ -1,7 +1,8 @@
 """Failures as one-line messages in the UI, never stack traces.
 
-Validation errors (ValueError, TypeError) show their own message; a Stop shows as a notice; anything
-unexpected shows its type and message while the traceback goes to the server log only. A cancelled
+Validation errors (ValueError, TypeError) show their own message and leave one warning line in the server
+log; a Stop shows as a notice; anything unexpected shows its type and message while the traceback goes to
+the server log (once: Gradio is told not to print its own). A cancelled
 request's `asyncio.CancelledError` is not an Exception and passes through untouched, as Gradio needs.
 
 >>> import gradio as gr
@@ -59,12 +60,15 @@ def shown_errors(handler: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def ui_error(error: Exception) -> gr.Error:
-    """The message a failure shows in the UI; unexpected ones also go to the server log with a traceback."""
+    """The message a failure shows in the UI; a user's bad input is one warning line in the server log,
+    an unexpected failure its traceback."""
     if isinstance(error, gr.Error):
         return error
     if isinstance(error, Cancelled):
-        return gr.Error(f"Stopped: {one_line(error)}", title="Stopped")
+        LOG.info("request stopped: %s", one_line(error))
+        return gr.Error(f"Stopped: {one_line(error)}", title="Stopped", print_exception=False)
     if isinstance(error, (ValueError, TypeError)):
-        return gr.Error(one_line(error))
+        LOG.warning("refused a request: %s", one_line(error))
+        return gr.Error(one_line(error), print_exception=False)
     LOG.error("request failed", exc_info=error)
-    return gr.Error(f"{type(error).__name__}: {one_line(error)}")
+    return gr.Error(f"{type(error).__name__}: {one_line(error)}", print_exception=False)
