@@ -118,3 +118,20 @@ def test_chromagram_plot_labels_each_segment_with_its_accuracy(tmp_path):
     edges = [line.get_xdata()[0] for line in axes.get_lines()]
     assert edges == [0.0, 0.9, 1.1, 2.0] and len(axes.patches) == 2
     assert _image(tmp_path / "segments.png").std() > 10
+
+
+def _legend_texts(legend) -> list[str]:
+    return [] if legend is None else [text.get_text() for text in legend.get_texts()]
+
+
+def test_every_plot_mark_is_explained_in_a_legend():
+    sweep = _legend_texts(plot_accuracy_vs_strength(ROWS, group="target").axes[0].get_legend())
+    assert sweep == ["target C: mean", "min..max over items (seeds, prompts)", "target E: mean"]
+    t = np.arange(2 * SR) / SR
+    with_silence = 0.3 * np.sin(2 * np.pi * 261.63 * t) * (t < 1)  # C for a second, then silence
+    scores = segment_accuracy(with_silence, SR, [("C", 0.0, 1.0), ("E", 1.0, None)], crossfade_s=0.2)
+    figure = plot_chromagram(chromagram(with_silence, SR), scores=scores)
+    assert [word.split(":")[0] for word in _legend_texts(figure.legends[0])] == ["blank", "outline", "dashed"]
+    assert [text.get_text() for text in figure.axes[0].texts] == ["C 1.00", "E silent"]
+    plain = plot_chromagram(chromagram(0.3 * np.sin(2 * np.pi * 261.63 * t), SR))
+    assert plain.legends == []  # nothing drawn that needs explaining

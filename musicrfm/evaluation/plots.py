@@ -71,12 +71,15 @@ def plot_accuracy_vs_strength(
         line = sorted((r for r in summary if group is None or r[group] == label), key=lambda r: r[strength])
         xs = [r[strength] for r in line]
         spread = [[r[accuracy] for r in rows if r[strength] == x and (group is None or r[group] == label)] for x in xs]
-        axes.plot(xs, [r[accuracy] for r in line], marker="o", label=None if label is None else str(label))
-        axes.fill_between(xs, [np.nanmin(v) for v in spread], [np.nanmax(v) for v in spread], alpha=0.15)
+        name = "mean" if label is None else f"{group} {label}: mean"
+        drawn = axes.plot(xs, [r[accuracy] for r in line], marker="o", label=name)[0]
+        axes.fill_between(xs, [np.nanmin(v) for v in spread], [np.nanmax(v) for v in spread], alpha=0.15,
+                          color=drawn.get_color(), label="min..max over items (seeds, prompts)")
     axes.set(xlabel=strength, ylabel=accuracy, ylim=(-0.02, 1.02), title=f"{accuracy} vs {strength}")
     axes.grid(alpha=0.3)
-    if group is not None:
-        axes.legend(title=group)
+    handles, names = axes.get_legend_handles_labels()
+    unique = dict(zip(names, handles))  # one entry for the band, however many groups share its meaning
+    axes.legend(unique.values(), unique.keys(), fontsize="small")
     return _finish(figure, path)
 
 
@@ -137,7 +140,21 @@ def plot_chromagram(chroma: Chromagram, *, schedule: Any = None, scores: Sequenc
                 axes.axvline(edge, color="tab:cyan", linestyle="--", linewidth=0.8)
         axes.text((start + end) / 2, 11.6, label, ha="center", va="bottom", fontsize=8, color="tab:cyan",
                   clip_on=False)
+    _chroma_legend(figure, silent=not chroma.voiced.all(), spans=bool(_labelled_spans(schedule, scores, duration)),
+                   edges=scores is not None)
     return _finish(figure, path)
+
+
+def _chroma_legend(figure: Figure, *, silent: bool, spans: bool, edges: bool) -> None:
+    """Say what the blank columns, outlines and dashed lines of a chromagram mean, where it has them."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    handles = [Patch(facecolor="white", edgecolor="grey", label="blank: silent frame")] * silent
+    handles += [Patch(fill=False, edgecolor="tab:cyan", label="outline: target notes over the evaluated span")] * spans
+    handles += [Line2D([], [], color="tab:cyan", linestyle="--", label="dashed: scored span edges")] * edges
+    if handles:
+        figure.legend(handles=handles, loc="outside lower center", ncols=len(handles), fontsize="small")
 
 
 def _labelled_spans(schedule: Any, scores: Sequence[SegmentScore] | None,
@@ -148,7 +165,9 @@ def _labelled_spans(schedule: Any, scores: Sequence[SegmentScore] | None,
         return [(concept, start, end, concept) for concept, start, end in spans]
     if isinstance(scores, SegmentScore) or not all(isinstance(s, SegmentScore) for s in scores):
         raise TypeError("scores must be a list of SegmentScore (see segment_accuracy)")
-    return [(s.concept, s.start_s, s.end_s, f"{s.concept} {s.accuracy:.2f}") for s in scores]
+    # A segment with no voiced frame has no accuracy: say so rather than print "nan".
+    return [(s.concept, s.start_s, s.end_s, f"{s.concept} " + ("silent" if np.isnan(s.accuracy) else f"{s.accuracy:.2f}"))
+            for s in scores]
 
 
 def _outline(start: float, end: float, row: int):
