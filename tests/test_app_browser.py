@@ -45,11 +45,16 @@ def plot_image(page, elem_id: str):
 
 def test_generate_with_a_concept(page, tmp_path):
     page.locator("#prompt textarea").fill("calm piano melody")
+    # The form opens on a probe and its first class, and says that nothing steers until a concept is added.
+    assert page.locator("#concept-probe input").input_value() != ""
+    assert page.locator("#concept-target input").input_value() != ""
+    assert "No concept added yet" in page.locator("#concept-status").inner_text()
     pick(page, "concept-probe", "notes")
     pick(page, "concept-target", "E")
     page.locator("#concept-strength input").fill("2.0")
     page.locator("#add-concept").click()
     page.get_by_text('"probe": "notes"').first.wait_for()
+    page.get_by_text("1 concept(s) will steer the next generation").wait_for()
     plot_image(page, "strength-plot").wait_for()
     page.locator("#generate").click()
     for elem_id in ("unsteered-audio", "steered-audio"):

@@ -1,7 +1,8 @@
 """The Generate tab: prompt and sampling, concept rows, the live strength plot, side-by-side renders.
 
 Concept rows live in a JSON list of job-file terms (shown, and the API's `terms` input): "Add concept"
-appends the row the form describes, after the job schema has checked it.
+appends the row the form describes, after the job schema has checked it. The form starts on the first
+probe and its first class; a line under it says what the next Generate steers with.
 """
 
 from __future__ import annotations
@@ -37,9 +38,12 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
         gr.Markdown("### Concepts\nAdd any number of concepts; each adds strength x schedule x direction.")
         with gr.Row():
             # Custom values let API clients name probes trained after their session began; add_term checks them.
-            probe = gr.Dropdown(label="Probe", choices=engine.library.list(), allow_custom_value=True,
-                                elem_id="concept-probe")
-            target = gr.Dropdown(label="Target", choices=[], allow_custom_value=True, elem_id="concept-target")
+            probes = engine.library.list()
+            first_targets = probe_targets(engine, probes[0]) if probes else []
+            probe = gr.Dropdown(label="Probe", choices=probes, value=probes[0] if probes else None,
+                                allow_custom_value=True, elem_id="concept-probe")
+            target = gr.Dropdown(label="Target", choices=first_targets, allow_custom_value=True,
+                                 value=first_targets[0] if first_targets else None, elem_id="concept-target")
             strength = gr.Number(label="Strength", value=0.5, elem_id="concept-strength")
             layers = gr.Textbox(label="Layers", value="all", info="all, exponential, top_k: 3 or 0, 1, -1")
         with gr.Row():
@@ -51,6 +55,7 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
             add = gr.Button("Add concept", elem_id="add-concept")
             remove = gr.Button("Remove last")
             clear = gr.Button("Clear")
+        status = gr.Markdown(concept_status([]), elem_id="concept-status")
         terms = gr.JSON(label="Steering terms (job-file form)", value=[], elem_id="terms")
     plot = gr.Plot(label="Strength over time", value=strength_figure([]), elem_id="strength-plot")
     with gr.Row():
@@ -92,6 +97,7 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
              clear.click(lambda: [], None, terms, api_name=False)]
     for edit in edits:
         edit.success(draw, plot_inputs, plot, api_name=False)
+        edit.success(concept_status, terms, status, api_name=False)
     gr.on([duration.input, model.input], draw, plot_inputs, plot, api_name="strength_plot")
     kind.input(_schedule_form, kind, [params, schedule_file], api_name=False)
     probe.input(shown_errors(lambda name: gr.update(choices=probe_targets(engine, name) if name else [], value=None)),
@@ -102,6 +108,19 @@ def build_generate_tab(engine: AppEngine, model: gr.Dropdown) -> dict[str, gr.co
     # Stop (like a client's job.cancel()) cancels the event; run_cancellable passes that on to the decoding.
     stop.click(lambda: gr.Info("Stopping the generation"), None, None, cancels=[event], api_name=False)
     return {"probe": probe}
+
+
+def concept_status(rows: list[dict[str, Any]] | None) -> str:
+    """What the next Generate will steer with, so the form is never mistaken for an added concept.
+
+    >>> concept_status([])[:28]
+    '**No concept added yet.** Ge'
+    """
+    if not rows:
+        return ("**No concept added yet.** Generate renders unsteered audio only; press **Add concept** to "
+                "steer with the form above.")
+    names = ", ".join(f"{row['probe']}:{row.get('target') or '-'} x {row['strength']}" for row in rows)
+    return f"**{len(rows)} concept(s) will steer the next generation:** {names}"
 
 
 def _schedule_form(kind: str) -> tuple[Any, Any]:
