@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 
 import pytest
@@ -24,6 +25,12 @@ def test_quick_demo_writes_audio_plots_and_report(tmp_path, capsys):
     best = float(re.search(r"Best strength [\d.]+: accuracy ([\d.]+) \(unsteered ([\d.]+)\)", report).group(1))
     assert best >= 0.8
     assert "## Sequence schedule C -> E -> G" in report and "| E |" in report
+    strength = re.search(r"Best strength ([\d.]+)", report).group(1)
+    assert f"| steered_C.wav | the same clip and seed at strength {strength}," in report
+    assert all(f"| {name} |" in report for name in names - {"report.md"})  # every file is explained
+    umask = os.umask(0)
+    os.umask(umask)
+    assert {p.stat().st_mode & 0o777 for p in out.iterdir()} == {0o666 & ~umask}  # files as `open` makes them
     assert "[3/5] strength sweep" in capsys.readouterr().err
 
 

@@ -228,10 +228,27 @@ def _report(config: DemoConfig, probe: ConceptProbe, table: list[dict], best: di
         f"Best strength {best['strength']:g}: accuracy {best['accuracy']:.3f} (unsteered {table[0]['accuracy']:.3f}).",
         "", f"## Sequence schedule C -> E -> G (strength {config.sequence_strength:g})", "",
         markdown_table(segments), "",
-        "Files: unsteered.wav, steered_{0}.wav, sequence_C_E_G.wav, accuracy_vs_strength.png, "
-        "sequence_chromagram.png.".format(config.target), "",
+        *_listening_guide(config, best), "",
         f"Settings: `{json.dumps(asdict(config))}`; finished in {seconds:.0f} s.", "",
     ])
+
+
+def _listening_guide(config: DemoConfig, best: dict) -> list[str]:
+    """Which clip each file is, and what to hear and see in it."""
+    target = config.target
+    return [
+        "## Files, and what to listen for", "",
+        "| file | what it is |", "| --- | --- |",
+        f"| unsteered.wav | clip 1 of {config.clips} (seed {config.seed}) without steering: the toy's own melody |",
+        f"| steered_{target}.wav | the same clip and seed at strength {best['strength']:g}, the strength with the "
+        f"best accuracy: the melody keeps its rhythm but settles on {target} |",
+        f"| sequence_C_E_G.wav | one clip steered to C for 2 s, then E, then G (strength "
+        f"{config.sequence_strength:g}): three pitch areas in a row |",
+        "| accuracy_vs_strength.png | mean accuracy per strength (line); the shaded band spans the lowest to "
+        "the highest clip |",
+        "| sequence_chromagram.png | pitch classes over time (brighter = more energy); outlines mark each "
+        "segment's target row over the span that is scored, blank columns are silent frames |",
+    ]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
