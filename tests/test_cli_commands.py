@@ -2,12 +2,15 @@
 
 import importlib.util
 import json
+import re
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
+from musicrfm.cli import parsers
 from musicrfm.cli.main import build_parser, main
 from musicrfm.jobs import read_manifest
 from musicrfm.models import load_musicgen, read_audio
@@ -196,3 +199,11 @@ def test_help_and_version_answer_without_loading_torch(argv):
             "    assert e.code == 0\nprint('torch' in sys.modules, 'transformers' in sys.modules)" % argv)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_files_that_help_texts_cite_exist():
+    """Every repository file an example names (schedules/..., examples/...) is there to try."""
+    root = Path(parsers.__file__).resolve().parents[2]
+    texts = [value for name, value in vars(parsers).items() if name.endswith("EPILOG")]
+    cited = {m for text in texts for m in re.findall(r"\b(?:schedules|examples)/[\w./-]+\.\w+", text)}
+    assert cited and [path for path in sorted(cited) if not (root / path).is_file()] == []
