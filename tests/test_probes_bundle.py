@@ -115,7 +115,7 @@ def test_corrupted_bundles_are_refused_with_one_line_errors(tmp_path):
     cases = {
         "truncated": lambda p: (p / "directions.safetensors").write_bytes((p / "directions.safetensors").read_bytes()[:100]),
         "edited_shape": lambda p: _rewrite_json(p, lambda m: m["tensors"]["vectors"].update(shape=[3, 3, 2, 9])),
-        "schema": lambda p: _rewrite_json(p, lambda m: m.update(schema_version=2)),
+        "schema": lambda p: _rewrite_json(p, lambda m: m.update(schema_version=99)),
         "json": lambda p: (p / "probe.json").write_text("{not json"),
         "missing_field": lambda p: _rewrite_json(p, lambda m: m.pop("layers")),
         "nan": lambda p: _rewrite_tensors(p, {"vectors": probe.vectors.clone().fill_(float("nan")),

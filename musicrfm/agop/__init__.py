@@ -10,6 +10,7 @@ This package never imports anything musical.
 2
 """
 
+from .compact import KernelPredictor
 from .directions import Eigendirections, directions
 from .estimators import RFMClassifier, RFMRegressor
 from .finite import NonFiniteError
@@ -19,6 +20,6 @@ from .params import NotFittedError
 from .rounds import RoundState
 
 __all__ = [
-    "Eigendirections", "Kernel", "NonFiniteError", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState",
+    "Eigendirections", "Kernel", "KernelPredictor", "NonFiniteError", "NotFittedError", "RFMClassifier", "RFMRegressor", "RoundState",
     "agop", "directions", "jacobians",
 ]

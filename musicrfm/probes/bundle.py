@@ -35,11 +35,15 @@ from safetensors.torch import save as dump_tensors
 from musicrfm.files import temporary_folder
 
 FORMAT = "musicrfm-probe"
-SCHEMA_VERSION = 1
+# Schema 2 adds the optional `predictor` field and its tensors (musicrfm.probes.predictor); schema 1 bundles,
+# which lack them, are still read (their `predictor` is None).
+SCHEMA_VERSION = 2
+READABLE_SCHEMAS = (1, 2)
 TENSOR_FILE, META_FILE = "directions.safetensors", "probe.json"
 TENSOR_NAMES = ("vectors", "eigenvalues")
 FIELDS = ("concept", "task", "classes", "target", "layers", "val_scores", "test_scores", "metric", "model",
-           "pooling", "delay_pattern", "search", "dataset", "version")
+           "pooling", "delay_pattern", "search", "dataset", "version", "predictor")
+OPTIONAL_FIELDS = {"predictor": None}
 
 
 def bundle_metadata(fields: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], tensor_bytes: bytes) -> dict:
@@ -48,7 +52,7 @@ def bundle_metadata(fields: Mapping[str, Any], tensors: Mapping[str, torch.Tenso
     meta.update({name: fields[name] for name in FIELDS})
     meta["tensors"] = {
         "file": TENSOR_FILE, "sha256": hashlib.sha256(tensor_bytes).hexdigest(),
-        **{name: {"shape": list(tensors[name].shape), "dtype": "float32"} for name in TENSOR_NAMES},
+        **{name: {"shape": list(tensors[name].shape), "dtype": "float32"} for name in sorted(tensors)},
     }
     return meta
 
@@ -59,7 +63,9 @@ def write_bundle(path: str | os.PathLike, fields: Mapping[str, Any], tensors: Ma
     if out.exists() and not is_bundle(out):
         raise ValueError(f"path '{out}' exists and is not a probe bundle; refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
-    tensor_bytes = dump_tensors({name: tensors[name].contiguous() for name in TENSOR_NAMES})
+    if any(tensors[name].dtype != torch.float32 for name in tensors):
+        raise ValueError("bundle tensors must be float32")
+    tensor_bytes = dump_tensors({name: tensors[name].contiguous() for name in tensors})
     meta = bundle_metadata(fields, tensors, tensor_bytes)
     text = json.dumps(meta, indent=2, allow_nan=False, default=_plain) + "\n"
     tmp = temporary_folder(out)
@@ -92,9 +98,9 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"'{folder / META_FILE}' cannot be read as JSON: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise ValueError(f"'{folder / META_FILE}' is not a {FORMAT} description")
-    if meta.get("schema_version") != SCHEMA_VERSION:
+    if meta.get("schema_version") not in READABLE_SCHEMAS:
         raise ValueError(f"'{folder / META_FILE}': unsupported schema_version {meta.get('schema_version')!r} "
-                         f"(this musicrfm reads {SCHEMA_VERSION})")
+                         f"(this musicrfm reads {list(READABLE_SCHEMAS)})")
     return meta
 
 
@@ -103,10 +109,10 @@ def read_bundle(path: str | os.PathLike) -> tuple[dict[str, Any], dict[str, torc
     folder = Path(path).expanduser()
     meta = read_metadata(folder)
     tensors = _read_tensors(folder / TENSOR_FILE, meta.get("tensors"))
-    missing = [name for name in FIELDS if name not in meta]
+    missing = [name for name in FIELDS if name not in meta and name not in OPTIONAL_FIELDS]
     if missing:
         raise ValueError(f"'{folder / META_FILE}' lacks the fields {missing}")
-    return {name: meta[name] for name in FIELDS}, tensors
+    return {name: meta.get(name, OPTIONAL_FIELDS.get(name)) for name in FIELDS}, tensors
 
 
 def _read_tensors(file: Path, spec: object) -> dict[str, torch.Tensor]:
@@ -122,10 +128,12 @@ def _read_tensors(file: Path, spec: object) -> dict[str, torch.Tensor]:
         tensors = load_tensors(raw)
     except (SafetensorError, ValueError, RuntimeError) as exc:
         raise ValueError(f"'{file}' is not a valid safetensors file: {exc}") from exc
-    if sorted(tensors) != sorted(TENSOR_NAMES):
-        raise ValueError(f"'{file}' must hold exactly the tensors {list(TENSOR_NAMES)}, got {sorted(tensors)}")
-    for name in TENSOR_NAMES:
-        recorded = spec[name]
+    recorded_names = sorted(name for name in spec if name not in ("file", "sha256"))
+    if sorted(tensors) != recorded_names or not set(TENSOR_NAMES) <= set(tensors):
+        raise ValueError(f"'{file}' must hold exactly the tensors {recorded_names} (with {list(TENSOR_NAMES)}), "
+                         f"got {sorted(tensors)}")
+    for name in recorded_names:
+        recorded = spec[name] if isinstance(spec[name], Mapping) else {}
         actual = {"shape": list(tensors[name].shape), "dtype": str(tensors[name].dtype).removeprefix("torch.")}
         if recorded.get("shape") != actual["shape"] or recorded.get("dtype") != actual["dtype"]:
             raise ValueError(f"'{file}': tensor '{name}' is {actual} but {META_FILE} records "

@@ -7,8 +7,8 @@ directions from the selected model's AGOP. Nothing here knows about audio or Mus
 >>> X = rng.normal(size=(90, 2, 6)).astype(np.float32); y = (X[:, :, 0].sum(1) > 0).astype(int)
 >>> parts = (np.arange(60), np.arange(60, 75), np.arange(75, 90))
 >>> fits = fit_layers(X, y, parts, task="binary", search=RFMSearch(n_configs=3, max_iters=1), k=2)
->>> [f.vectors.shape for f in fits], all(0.5 <= f.val_score <= 1 for f in fits)
-([torch.Size([1, 2, 6]), torch.Size([1, 2, 6])], True)
+>>> [f.vectors.shape for f in fits], all(0.5 <= f.val_score <= 1 for f in fits), fits[0].predictor.width
+([torch.Size([1, 2, 6]), torch.Size([1, 2, 6])], True, 6)
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from musicrfm.agop.compact import KernelPredictor
 from musicrfm.agop.directions import directions
 from musicrfm.agop.metrics import roc_auc
 from musicrfm.agop.search import RFMSearch
@@ -31,13 +32,16 @@ SEARCH_TASKS = ("binary", "multiclass", "regression")
 
 @dataclass(frozen=True, eq=False)
 class LayerFit:
-    """One layer's probe: directions (n_sets, k, d) and eigenvalues (n_sets, k), scores, chosen settings."""
+    """One layer's probe: directions (n_sets, k, d) and eigenvalues (n_sets, k), scores, chosen settings, and
+    the selected RFM's predictor in compact form (what a live monitor evaluates; regression outputs are in
+    standardised target units, see `target_stats`)."""
 
     vectors: torch.Tensor
     eigenvalues: torch.Tensor
     val_score: float
     test_score: float
     params: dict[str, Any]
+    predictor: KernelPredictor
 
 
 def make_search(search: RFMSearch | dict[str, Any] | None, task: str, seed: int) -> RFMSearch:
@@ -80,7 +84,7 @@ def fit_layer(X: np.ndarray, y: np.ndarray, parts: Sequence[np.ndarray], *, sear
     return LayerFit(
         vectors=torch.nn.functional.normalize(vectors.float().cpu(), dim=-1), eigenvalues=values.float().cpu(),
         val_score=score(model, X[val], y[val], search.task), test_score=score(model, X[test], y[test], search.task),
-        params=_json_ready(fitted.best_params_),
+        params=_json_ready(fitted.best_params_), predictor=KernelPredictor.from_estimator(model),
     )
 
 
@@ -113,12 +117,19 @@ def fit_layers(
     return fits
 
 
-def _standardise(y: np.ndarray, train: np.ndarray) -> np.ndarray:
-    # Kernel ridge has no intercept: raw targets far from zero (BPM ~ 120) would be shrunk towards 0.
+def target_stats(y: np.ndarray, train: np.ndarray) -> tuple[float, float]:
+    """(mean, std) of the train split's regression targets: probes regress `(y - mean) / std`."""
+    y = np.asarray(y, dtype=np.float64)
     spread = y[train].std()
     if not np.isfinite(y).all() or spread == 0:
         raise ValueError("regression targets must be finite and vary within the train split")
-    return (y - y[train].mean()) / spread
+    return float(y[train].mean()), float(spread)
+
+
+def _standardise(y: np.ndarray, train: np.ndarray) -> np.ndarray:
+    # Kernel ridge has no intercept: raw targets far from zero (BPM ~ 120) would be shrunk towards 0.
+    mean, spread = target_stats(y, train)
+    return (y - mean) / spread
 
 
 def _json_ready(params: dict[str, Any]) -> dict[str, Any]:

@@ -31,8 +31,10 @@ import torch
 from musicrfm import __version__
 from musicrfm.checks import is_finite, is_int
 from musicrfm.models.backend import MusicGen
+from musicrfm.agop.compact import KernelPredictor
 from musicrfm.probes.bundle import FIELDS, TENSOR_NAMES, read_bundle, write_bundle
-from musicrfm.steering import LayerDirections, LayerWeights, SteeringPlan, SteeringTerm, apply_plan
+from musicrfm.probes.predictor import pack, probe_reader, unpack
+from musicrfm.steering import Control, LayerDirections, LayerWeights, Reader, SteeringPlan, SteeringTerm, apply_plan
 from musicrfm.steering.weights import as_layer_weights
 
 TASKS = ("binary", "multiclass", "regression")
@@ -49,6 +51,8 @@ class ConceptProbe:
     `vectors` is float32 (n_sets, n_layers, k, d) and `eigenvalues` (n_sets, n_layers, k); `layers`
     are non-negative decoder-layer indices; `val_scores` / `test_scores` are one per layer in `metric`
     (ROC AUC, accuracy or R^2); `model` is {"name", "fingerprint"} of the model the probe read.
+    `predictors` are the selected RFMs per layer (what `reader()` evaluates live; None for probes saved
+    before they were kept) and `targets` a regression probe's {"mean", "std", "min", "max"} of its targets.
     """
 
     concept: str
@@ -67,6 +71,8 @@ class ConceptProbe:
     search: Mapping[str, Any] = field(default_factory=dict)
     dataset: Mapping[str, Any] = field(default_factory=dict)
     version: str = __version__
+    predictors: tuple[KernelPredictor, ...] | None = None
+    targets: Mapping[str, float] | None = None
 
     def __post_init__(self) -> None:
         _check_labels(self)
@@ -81,6 +87,7 @@ class ConceptProbe:
             object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
         if not isinstance(self.pooling, str) or not isinstance(self.delay_pattern, bool):
             raise TypeError("pooling must be a str and delay_pattern a bool")
+        _check_predictors(self)
 
     def __repr__(self) -> str:
         best = max(range(len(self.layers)), key=lambda i: self.val_scores[i])
@@ -132,14 +139,27 @@ class ConceptProbe:
         self, strength: float, *, target: str | None = None, component: int = 0,
         layers: str | Sequence[int] | Mapping[int, float] | LayerWeights = "all", top_k: int | None = None,
         schedule: Any = 1.0, gate_p: float = 1.0, seed: int = 0, rows: str = "both", mode: str = "absolute",
+        goal: float | None = None, kp: float = 2.0, ki: float = 0.5, ceiling: float = 2.0, floor: float = 0.0,
     ) -> SteeringTerm:
         """A SteeringTerm injecting this probe's direction; `layers` is a rule name ("all", "top_k" with
-        `top_k`, "exponential") or anything SteeringTerm accepts; `rows` is the CFG half to steer."""
+        `top_k`, "exponential") or anything SteeringTerm accepts; `rows` is the CFG half to steer.
+
+        With `goal` (a probability of `target`, or a regression value inside the training range) the term
+        is closed-loop: a PI controller (`kp`, `ki`, limits `floor`..`ceiling`) sets the strength factor
+        per step from this probe's live reading, `strength` scales it and `schedule` shapes the goal."""
         weights = self.layer_weights(layers, top_k=top_k) if isinstance(layers, str) else as_layer_weights(layers)
         name = self.concept if self.target is None and target is None else f"{self.concept}:{target or self.target}"
+        control = None if goal is None else Control(self.reader(target), goal, kp=kp, ki=ki, ceiling=ceiling,
+                                                    floor=floor)
         return SteeringTerm(self.direction(target, component), strength=strength, layers=weights, schedule=schedule,
                             gate_p=gate_p, seed=seed, target=rows, mode=mode, fingerprint=dict(self.fingerprint),
-                            name=name)
+                            name=name, control=control)
+
+    def reader(self, target: str | None = None) -> Reader:
+        """The live monitor's reading of this probe (`generate(..., monitor=[probe])` uses the default one):
+        the probability of `target` (multiclass: required; binary: the positive class) or the regression
+        value. A probe saved without its predictors is refused with one line."""
+        return probe_reader(self, target)
 
     def check_model(self, model: Any) -> None:
         """ValueError when `model` (a MusicGen or transformers model) differs in architecture from the probe's."""
@@ -156,8 +176,13 @@ class ConceptProbe:
     def save(self, path: str | os.PathLike) -> Path:
         """Write the bundle folder `path` (directions.safetensors + probe.json) atomically; an existing
         bundle there is replaced once the new one is whole, any other folder is refused."""
-        fields = {name: getattr(self, name) for name in FIELDS}
-        return write_bundle(path, fields, {name: getattr(self, name) for name in TENSOR_NAMES})
+        fields = {name: getattr(self, name) for name in FIELDS if name != "predictor"}
+        tensors = {name: getattr(self, name) for name in TENSOR_NAMES}
+        fields["predictor"] = None
+        if self.predictors is not None:
+            fields["predictor"], extra = pack(self.predictors, self.targets)
+            tensors.update(extra)
+        return write_bundle(path, fields, tensors)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> ConceptProbe:
@@ -167,7 +192,9 @@ class ConceptProbe:
             if isinstance(fields[name], list):
                 fields[name] = tuple(fields[name])
         try:
-            return cls(**fields, **tensors)
+            predictors, targets = unpack(fields.pop("predictor"), tensors)
+            return cls(**fields, **{name: tensors[name] for name in TENSOR_NAMES}, predictors=predictors,
+                       targets=targets)
         except (TypeError, ValueError) as exc:
             raise ValueError(f"probe bundle '{Path(path).expanduser()}' is invalid: {exc}") from exc
 
@@ -230,6 +257,22 @@ def _check_tensors(probe: ConceptProbe) -> None:
         raise ValueError("vectors and eigenvalues must be finite (found NaN or infinity)")
     if ((vectors.norm(dim=-1) - 1).abs() > _NORM_TOLERANCE).any():
         raise ValueError("vectors must be unit-norm directions")
+
+
+def _check_predictors(probe: ConceptProbe) -> None:
+    if probe.predictors is None:
+        return
+    predictors = tuple(probe.predictors)
+    if len(predictors) != len(probe.layers) or any(not isinstance(p, KernelPredictor) for p in predictors):
+        raise ValueError(f"predictors must hold one KernelPredictor per layer ({len(probe.layers)})")
+    if any(p.width != probe.hidden_size for p in predictors):
+        raise ValueError(f"predictors must read width {probe.hidden_size}")
+    outputs = len(probe.classes) if probe.task == "multiclass" else 1
+    if any(p.n_outputs != outputs for p in predictors):
+        raise ValueError(f"predictors of a {probe.task} probe must have {outputs} output(s)")
+    if (probe.targets is not None) != (probe.task == "regression"):
+        raise ValueError("targets must be given for a regression probe with predictors, and only then")
+    object.__setattr__(probe, "predictors", predictors)
 
 
 def _check_model(model: object, width: int, deepest: int) -> None:

@@ -37,7 +37,8 @@ from musicrfm.data.splits import DEFAULT_FRACTIONS, quantile_bins, stratified_sp
 from musicrfm.models.backend import MusicGen
 from musicrfm.models.capture import resolve_layers
 from musicrfm.probes.activations import extract_activations
-from musicrfm.probes.fit import Progress, fit_layers, make_search
+from musicrfm.probes.fit import Progress, fit_layers, make_search, target_stats
+from musicrfm.probes.predictor import target_summary
 from musicrfm.probes.probe import METRICS, ConceptProbe
 
 
@@ -85,6 +86,8 @@ def train_probe(
         search={"settings": _settings(searcher), "k": k, "best_params": [f.params for f in fits]},
         dataset={**dataset.summary(), "audio_fingerprint": dataset.audio_fingerprint(), "split_seed": seed,
                  "split_sizes": [len(parts.train), len(parts.val), len(parts.test)]},
+        predictors=tuple(f.predictor for f in fits),
+        targets=target_summary(y, parts.train, *target_stats(y, parts.train)) if task == "regression" else None,
     )
 
 

@@ -13,13 +13,17 @@ torch.Size([1, 4, 10])
 from musicrfm.schedules import *  # noqa: F403 - re-exported: README examples import schedules from here
 from musicrfm.schedules import __all__ as _schedule_names
 from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan
+from musicrfm.steering.control import Control
 from musicrfm.steering.directions import LayerDirections, as_layer_directions
 from musicrfm.steering.generate import Generation, generate
 from musicrfm.steering.hooks import apply_plan
+from musicrfm.steering.loop import Loop, Trace
+from musicrfm.steering.monitor import Reader
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 from musicrfm.steering.weights import LayerWeights
 
 __all__ = [
-    "BoundPlan", "Generation", "LayerDirections", "LayerWeights", "ModelShape", "SteeringPlan", "SteeringTerm",
+    "BoundPlan", "Control", "Generation", "LayerDirections", "LayerWeights", "Loop", "ModelShape", "Reader",
+    "SteeringPlan", "SteeringTerm", "Trace",
     "apply_plan", "as_layer_directions", "bind_plan", "generate", *_schedule_names,
 ]

@@ -22,6 +22,7 @@ import torch
 
 from musicrfm.checks import is_int
 from musicrfm.models.backend import MusicGen
+from musicrfm.steering.monitor import Reader
 from musicrfm.steering.plan import SteeringPlan, SteeringTerm
 
 GATE_CHUNK = 4096
@@ -72,13 +73,24 @@ class BoundPlan:
     vectors: torch.Tensor
     frame_rate: float
 
+    @property
+    def controlled(self) -> tuple[int, ...]:
+        """Indices of the closed-loop terms."""
+        return tuple(i for i, term in enumerate(self.terms) if term.control is not None)
+
     def coefficients(self, start: int, stop: int) -> np.ndarray:
-        """Per-step coefficients for steps `start..stop-1`, shape `(stop - start, n_terms)`."""
+        """Per-step coefficients for steps `start..stop-1`, shape `(stop - start, n_terms)`; a closed-loop
+        term's is `strength * gate(step)`, its controller's output multiplying it at run time."""
         columns = [self._term_coefficients(i, term, start, stop) for i, term in enumerate(self.terms)]
-        return np.stack(columns, axis=1)
+        return np.stack(columns, axis=1) if columns else np.zeros((stop - start, 0))
+
+    def goals(self, start: int, stop: int) -> np.ndarray:
+        """`goal * schedule(step)` of the closed-loop terms for steps `start..stop-1`, `(steps, n_controlled)`."""
+        columns = [self.terms[i].control.goal * _schedule_values(self.terms[i], start, stop) for i in self.controlled]
+        return np.stack(columns, axis=1) if columns else np.zeros((stop - start, 0))
 
     def _term_coefficients(self, index: int, term: SteeringTerm, start: int, stop: int) -> np.ndarray:
-        values = _schedule_values(term, start, stop)
+        values = np.ones(stop - start) if term.control is not None else _schedule_values(term, start, stop)
         if term.gate_p < 1.0:
             values = values * (_gate_draws(term.seed, index, start, stop) < term.gate_p)
         return term.strength * values
@@ -110,7 +122,34 @@ def bind_plan(plan: SteeringPlan, shape: ModelShape, *, max_steps: int) -> Bound
         _check_domain(term, max_steps)
     bound = BoundPlan(terms=terms, layers=layers, vectors=vectors, frame_rate=shape.frame_rate)
     bound.coefficients(0, max_steps)  # raises on a schedule failing inside the steps to be generated
+    _check_goals(bound, bound.goals(0, max_steps))
+    for term in terms:
+        if term.control is not None:
+            check_reader(term.control.reader, shape)
     return bound
+
+
+def check_reader(reader: Reader, shape: ModelShape) -> None:
+    """ValueError when `reader` was made for another model than `shape`'s."""
+    known = {"num_layers": shape.num_layers, "hidden_size": shape.hidden_size, **shape.facts}
+    for key, value in (reader.fingerprint or {}).items():
+        if key in known and known[key] != value:
+            raise ValueError(f"monitor {reader.name!r}: its probe was made for a model with {key}={value}, "
+                             f"this model has {known[key]}")
+    if reader.width != shape.hidden_size or max(reader.layers) >= shape.num_layers:
+        raise ValueError(f"monitor {reader.name!r}: reads width {reader.width} up to layer {max(reader.layers)}, "
+                         f"the model has hidden size {shape.hidden_size} and {shape.num_layers} layers")
+
+
+def _check_goals(bound: BoundPlan, goals: np.ndarray) -> None:
+    for column, index in enumerate(bound.controlled):
+        term = bound.terms[index]
+        low, high = term.control.reader.value_range
+        bad = np.flatnonzero((goals[:, column] < low) | (goals[:, column] > high))
+        if bad.size:
+            step = int(bad[0])
+            raise ValueError(f"term {term.label}: goal * schedule({step}) = {goals[step, column]:g} leaves "
+                             f"[{low:g}, {high:g}], the readings its monitor can give")
 
 
 def _check_domain(term: SteeringTerm, steps: int) -> None:

@@ -17,7 +17,7 @@ absolute frame index in the whole piece, so schedules run on continuously across
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
@@ -26,6 +26,8 @@ import torch
 from musicrfm.checks import check_seed, is_finite, is_int
 from musicrfm.steering.binding import ModelShape, unwrap_model
 from musicrfm.steering.hooks import apply_plan
+from musicrfm.steering.loop import Loop, Trace
+from musicrfm.steering.monitor import as_readers
 from musicrfm.steering.plan import SteeringPlan
 
 _MISSING = object()
@@ -36,12 +38,14 @@ _MANAGED_KWARGS = ("max_new_tokens", "max_length", "min_length", "decoder_input_
 
 @dataclass(frozen=True, eq=False)
 class Generation:
-    """Generated audio `(B, channels, samples)` and its codec codes `(B, codebooks, frames)`."""
+    """Generated audio `(B, channels, samples)` and its codec codes `(B, codebooks, frames)`; with a monitor
+    or closed-loop terms, `trace` holds the per-step readings and strengths (`musicrfm.steering.loop.Trace`)."""
 
     audio: torch.Tensor
     codes: torch.Tensor
     sampling_rate: int
     frame_rate: float
+    trace: Trace | None = None
 
     @property
     def duration_s(self) -> float:
@@ -64,6 +68,7 @@ def generate(
     window_s: float = 30.0,
     context_s: float = 10.0,
     steer_prompt: bool = False,
+    monitor: Sequence[object] | None = None,
     **generate_kwargs,
 ) -> Generation:
     """Generate `duration_s` seconds (or `max_new_tokens` tokens) of music, steered by `plan` if given.
@@ -77,6 +82,7 @@ def generate(
         guidance_scale: classifier-free guidance; above 1 the batch is doubled (cond rows first).
         window_s, context_s: window length and the tail kept as the next window's prompt.
         steer_prompt: also steer the prompt positions of each window's first forward.
+        monitor: probes (or `Reader`s) read live at every step into `Generation.trace`; no plan is needed.
         generate_kwargs: passed to `model.generate` (e.g. `top_k`, `temperature`); sampling is on by default.
     """
     model = unwrap_model(model)
@@ -92,8 +98,13 @@ def generate(
         raise ValueError(f"generate sets {managed} itself; use duration_s / max_new_tokens / prompt_codes")
     generate_kwargs.setdefault("do_sample", True)
     settings = dict(text, guidance_scale=guidance_scale, **generate_kwargs)
+    readers = as_readers(monitor)
+    plan = SteeringPlan(()) if plan is None and readers else plan
+    controlled = plan is not None and any(term.control is not None for term in plan.terms)
+    loop = Loop(readers, cfg=cfg) if readers or controlled else None
     # max_steps spans the whole piece, so the first window already refuses a plan that fails later on.
-    steering = None if plan is None else dict(plan=plan, cfg=cfg, steer_prompt=steer_prompt, max_steps=total)
+    steering = None if plan is None else dict(plan=plan, cfg=cfg, steer_prompt=steer_prompt, max_steps=total,
+                                              loop=loop)
     device = next(model.parameters()).device
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         torch.manual_seed(check_seed(seed))
@@ -101,8 +112,9 @@ def generate(
     # Several windows or a user prompt: decode the whole piece at once, so windows join without seams.
     stitched = first_audio is None or prompt_codes is not None
     audio = _decode(model, codes) if stitched else first_audio
+    trace = None if loop is None else loop.trace(codes.shape[-1], batch)
     return Generation(audio=audio, codes=codes, sampling_rate=model.config.audio_encoder.sampling_rate,
-                      frame_rate=shape.frame_rate)
+                      frame_rate=shape.frame_rate, trace=trace)
 
 
 def _windows(model, shape: ModelShape, codes: torch.Tensor, total: int, window: int, context: int,

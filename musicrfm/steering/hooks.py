@@ -28,6 +28,7 @@ import torch
 
 from musicrfm.checks import is_int
 from musicrfm.steering.binding import BoundPlan, ModelShape, bind_plan, unwrap_model
+from musicrfm.steering.loop import Loop
 from musicrfm.steering.plan import SteeringPlan
 
 WINDOW_SECONDS = 30.0
@@ -42,6 +43,7 @@ def apply_plan(
     steer_prompt: bool = False,
     frame_offset: int = 0,
     max_steps: int | None = None,
+    loop: Loop | None = None,
 ) -> Iterator[BoundPlan]:
     """Steer `model` inside the `with` block; yields the BoundPlan.
 
@@ -54,6 +56,8 @@ def apply_plan(
         frame_offset: absolute frame of the window's first frame (long-form continuation).
         max_steps: frames in the whole piece, the range schedules are validated on up front (default:
             `frame_offset` plus 30 s of frames).
+        loop: the live monitor and controllers (`musicrfm.steering.loop.Loop`) of a generation, shared by
+            its windows; made here when the plan has closed-loop terms and none is given.
 
     Hooks are removed on exit, also on error; nested contexts remove only their own.
     """
@@ -68,13 +72,23 @@ def apply_plan(
     steps = max_steps if max_steps is not None else frame_offset + round(WINDOW_SECONDS * shape.frame_rate)
     bound = bind_plan(plan, shape, max_steps=steps)
     parameter = next(decoder.parameters())
+    if loop is None and bound.controlled:
+        loop = Loop((), cfg=cfg)
+    if loop is not None:
+        loop.start_window(bound, shape, frame_offset=frame_offset, device=parameter.device)
     injector = _Injector(bound, shape, cfg=cfg, steer_prompt=steer_prompt, frame_offset=frame_offset,
-                         device=parameter.device, dtype=parameter.dtype)
+                         device=parameter.device, dtype=parameter.dtype, loop=loop)
     with ExitStack() as stack:
-        handle = decoder.embed_positions.register_forward_pre_hook(injector.on_positions, with_kwargs=True)
-        stack.callback(handle.remove)
-        for slot, layer in enumerate(bound.layers):
-            handle = decoder.layers[layer].register_forward_hook(injector.layer_hook(slot))
+        # Order matters: the loop steps its controllers before the injector reads their output, and reads
+        # each layer after the injector has steered it.
+        hooks = [(decoder.embed_positions, injector.on_positions, True)]
+        hooks += [(decoder.layers[layer], injector.layer_hook(slot), False) for slot, layer in enumerate(bound.layers)]
+        if loop is not None:
+            hooks.insert(0, (decoder.embed_positions, loop.on_positions, True))
+            hooks += [(decoder.layers[layer], loop.layer_hook(layer), False) for layer in loop.layers]
+        for module, hook, pre in hooks:
+            handle = module.register_forward_pre_hook(hook, with_kwargs=True) if pre else \
+                module.register_forward_hook(hook)
             stack.callback(handle.remove)
         yield bound
 
@@ -83,8 +97,9 @@ class _Injector:
     """Per-context runtime state: the coefficient table and the vectors added in the current forward."""
 
     def __init__(self, bound: BoundPlan, shape: ModelShape, *, cfg: bool, steer_prompt: bool,
-                 frame_offset: int, device: torch.device, dtype: torch.dtype) -> None:
+                 frame_offset: int, device: torch.device, dtype: torch.dtype, loop: Loop | None = None) -> None:
         self.bound = bound
+        self.loop = loop
         self.delay = shape.delay
         self.steer_prompt = steer_prompt
         self.frame_offset = frame_offset
@@ -97,9 +112,18 @@ class _Injector:
         groups = [("both", "cond"), ("both", "uncond")] if self.split else [("both", "cond")]
         self.modes = [mode for mode in ("absolute", "relative") if any(term.mode == mode for term in terms)]
         # One mask row per (mode, group): a single matmul then yields every vector a forward adds.
-        masks = [[float(t.mode == mode and t.target in group) for t in terms]
+        masks = [[float(t.mode == mode and t.target in group and t.control is None) for t in terms]
                  for mode in self.modes for group in groups]
         self.mask = torch.tensor(masks, device=device)
+        self.open = np.array([t.control is None for t in terms], dtype=bool)
+        self.controlled = list(bound.controlled)
+        if self.controlled:
+            # Per-row strengths: the CFG half each controlled term acts on, as a (halves, n_controlled) mask.
+            halves = [("both", "cond"), ("both", "uncond")] if cfg else [("both", "cond")]
+            self.loop_mask = torch.tensor([[float(terms[i].target in half) for i in self.controlled]
+                                           for half in halves], device=device)
+            self.loop_vectors = self.vectors[self.controlled].reshape(len(self.controlled), -1)
+        self.loop_added: torch.Tensor | None = None
         self.table = np.zeros((0, len(terms)))
         self.table_t = torch.zeros(0, len(terms), device=device)
         self.active = np.zeros(0, dtype=bool)
@@ -113,7 +137,7 @@ class _Injector:
         stop = max(stop, 2 * have, 256)
         self.table = np.concatenate([self.table, self.bound.coefficients(have, stop)])
         self.table_t = torch.as_tensor(self.table, dtype=torch.float32, device=self.device)
-        self.active = (self.table != 0).any(axis=1)
+        self.active = (self.table[:, self.open] != 0).any(axis=1)
 
     def on_positions(self, module, args, kwargs) -> None:
         """Pre-hook on `embed_positions(input, cache_length)`: compute this forward's added vectors."""
@@ -131,6 +155,17 @@ class _Injector:
             active = self.active[steps].any()
             coefficients = self.table_t[torch.as_tensor(steps, device=self.device)]
         self.added = self._added(coefficients, rows) if active else {}
+        if self.controlled:
+            self.loop_added = self._loop_added(self.table_t[max(last, 0), self.controlled], rows)
+
+    def _loop_added(self, coefficients: torch.Tensor, rows: int) -> torch.Tensor:
+        """(rows, L, d): each row's closed-loop vectors, its controllers' gains times the terms' coefficients."""
+        amount = self.loop.gain * coefficients  # (B, n_controlled)
+        per_row = torch.cat([amount * half for half in self.loop_mask])  # cond rows first under CFG
+        if per_row.shape[0] != rows:
+            raise ValueError(f"closed-loop steering expected {per_row.shape[0]} rows, the forward has {rows}")
+        layers, width = self.vectors.shape[1:]
+        return (per_row @ self.loop_vectors).view(rows, layers, width).to(self.dtype)
 
     def _added(self, coefficients: torch.Tensor, rows: int) -> dict[str, tuple[torch.Tensor, ...]]:
         scaled = coefficients[None] * self.mask[:, None]  # (modes * groups, P, T)
@@ -149,7 +184,7 @@ class _Injector:
         """Forward hook for the decoder layer at `bound.layers[slot]`."""
 
         def hook(module, args, output):
-            if not self.added:
+            if not self.added and self.loop_added is None:
                 return None
             if isinstance(output, tuple):
                 return (self._steer(output[0], slot), *output[1:])
@@ -163,6 +198,8 @@ class _Injector:
         tail = hidden if whole else hidden[:, -count:]
         absolute, relative = self.added.get("absolute"), self.added.get("relative")
         steered = tail if absolute is None else tail + absolute[slot]
+        if self.loop_added is not None:
+            steered = steered + self.loop_added[:, slot, None]
         if relative is not None:
             norm = torch.linalg.vector_norm(tail, dim=-1, keepdim=True)
             steered = torch.addcmul(steered, norm, relative[slot])

@@ -25,6 +25,7 @@ import torch
 
 from musicrfm.checks import check_finite, check_seed
 from musicrfm.schedules import Constant
+from musicrfm.steering.control import Control
 from musicrfm.steering.directions import LayerDirections, as_layer_directions
 from musicrfm.steering.weights import LayerWeights, as_layer_weights
 
@@ -53,6 +54,9 @@ class SteeringTerm:
         fingerprint: optional facts of the model the probes were fit on (`MusicGen.fingerprint`, e.g.
             `{"hidden_size": 1024, "num_layers": 24}`); a plan is refused on a model that differs.
         name: label used in error messages.
+        control: closed loop (`musicrfm.steering.control`): the strength factor follows the gap between
+            the control's reader and its goal, which the schedule shapes; then `strength` scales the
+            controller's output (keep 1.0 to read it as the strength itself). Absolute mode only.
     """
 
     directions: LayerDirections | Mapping[int, torch.Tensor] | torch.Tensor
@@ -65,6 +69,7 @@ class SteeringTerm:
     mode: Mode = "absolute"
     fingerprint: Mapping[str, int] | None = None
     name: str = ""
+    control: Control | None = None
 
     def __post_init__(self) -> None:
         set_field = lambda field, value: object.__setattr__(self, field, value)  # noqa: E731
@@ -83,6 +88,11 @@ class SteeringTerm:
         if not isinstance(self.name, str):
             raise TypeError(f"name must be a str, got {type(self.name).__name__}")
         _check_fingerprint(self.fingerprint)
+        if self.control is not None:
+            if not isinstance(self.control, Control):
+                raise TypeError(f"control must be a Control or None, got {type(self.control).__name__}")
+            if self.mode != "absolute":
+                raise ValueError("control: a closed-loop term needs mode 'absolute'")
 
     @property
     def label(self) -> str:
@@ -113,8 +123,6 @@ class SteeringPlan:
                 raise TypeError(f"terms[{i}] must be a SteeringTerm, got {type(term).__name__}")
         if not isinstance(self.orthogonalize, bool):
             raise TypeError(f"orthogonalize must be a bool, got {type(self.orthogonalize).__name__}")
-
-
 
 
 def _schedule(schedule: object) -> StepFunction:
